@@ -1,0 +1,142 @@
+#include "config.h"
+
+#include <QByteArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QJsonParseError>
+#include <QJsonValue>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace picket {
+namespace {
+
+std::string Describe(const QJsonValue& v) {
+  if (v.isString()) return "\"" + v.toString().toStdString() + "\"";
+  if (v.isDouble()) return std::to_string(v.toDouble());
+  if (v.isBool()) return v.toBool() ? "true" : "false";
+  if (v.isNull()) return "null";
+  return v.isArray() ? "an array" : "an object";
+}
+
+Error KeyError(std::string_view origin, const QString& key, std::string_view problem) {
+  return Error{std::string(origin) + ": key '" + key.toStdString() + "': " + std::string(problem)};
+}
+
+Result<std::string> AsString(std::string_view origin, const QString& key, const QJsonValue& v) {
+  if (!v.isString()) return KeyError(origin, key, "expected a string, got " + Describe(v));
+  return v.toString().toStdString();
+}
+
+Result<uint64_t> AsUnsigned(std::string_view origin, const QString& key, const QJsonValue& v, uint64_t max) {
+  const double d = v.toDouble(-1);
+  if (!v.isDouble() || d < 0 || d > static_cast<double>(max) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    return KeyError(origin, key, "expected an integer 0.." + std::to_string(max) + ", got " + Describe(v));
+  }
+  return static_cast<uint64_t>(d);
+}
+
+// Parses a string key with `parse` and stores it with `store`.
+template <typename T>
+Status ParseEnumKey(std::string_view origin, const QString& key, const QJsonValue& v,
+                    Result<T> (*parse)(std::string_view), T* out) {
+  auto text = AsString(origin, key, v);
+  if (!text.ok()) return text.error();
+  auto parsed = parse(*text);
+  if (!parsed.ok()) return KeyError(origin, key, parsed.error().message);
+  *out = *parsed;
+  return OkStatus();
+}
+
+Status ParseUnsignedKey(std::string_view origin, const QString& key, const QJsonValue& v, uint64_t min,
+                        uint64_t max, const std::function<void(uint64_t)>& store) {
+  auto n = AsUnsigned(origin, key, v, max);
+  if (!n.ok()) return n.error();
+  if (*n < min) return KeyError(origin, key, "must be at least " + std::to_string(min));
+  store(*n);
+  return OkStatus();
+}
+
+Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
+  if (key == "rules_dir") {
+    auto s = AsString(origin, key, v);
+    if (!s.ok()) return s.error();
+    if (s->empty()) return KeyError(origin, key, "must not be empty");
+    c->rules_dir = *s;
+    return OkStatus();
+  }
+  if (key == "default_action") return ParseEnumKey(origin, key, v, &ParseDefaultAction, &c->default_action);
+  if (key == "fail_mode") return ParseEnumKey(origin, key, v, &ParseFailMode, &c->fail_mode);
+  if (key == "log_level") return ParseEnumKey(origin, key, v, &log::ParseLevel, &c->log_level);
+  if (key == "firewall_backend") return ParseEnumKey(origin, key, v, &ParseFirewallBackend, &c->firewall_backend);
+  if (key == "queue_num") {
+    return ParseUnsignedKey(origin, key, v, 0, 65535, [c](uint64_t n) { c->queue_num = static_cast<uint16_t>(n); });
+  }
+  if (key == "queue_max_len") {
+    return ParseUnsignedKey(origin, key, v, 1, 1u << 20, [c](uint64_t n) { c->queue_max_len = static_cast<uint32_t>(n); });
+  }
+  if (key == "queue_copy_range") {
+    return ParseUnsignedKey(origin, key, v, 64, 65535, [c](uint64_t n) { c->queue_copy_range = static_cast<uint32_t>(n); });
+  }
+  if (key == "reject_mark") {
+    auto n = AsUnsigned(origin, key, v, 0xffffffffu);
+    if (!n.ok()) return n.error();
+    if (*n == 0 || (*n & (*n - 1)) != 0) return KeyError(origin, key, "must be a single bit (a power of two), got " + std::to_string(*n));
+    c->reject_mark = static_cast<uint32_t>(*n);
+    return OkStatus();
+  }
+  return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
+}
+
+}  // namespace
+
+Result<DefaultAction> ParseDefaultAction(std::string_view text) {
+  if (text == "allow") return DefaultAction::kAllow;
+  if (text == "deny") return DefaultAction::kDeny;
+  if (text == "reject") return DefaultAction::kReject;
+  return Error{"unknown action '" + std::string(text) + "' (expected allow, deny or reject)"};
+}
+
+Result<FailMode> ParseFailMode(std::string_view text) {
+  if (text == "open") return FailMode::kOpen;
+  if (text == "closed") return FailMode::kClosed;
+  return Error{"unknown fail mode '" + std::string(text) + "' (expected open or closed)"};
+}
+
+Result<FirewallBackendChoice> ParseFirewallBackend(std::string_view text) {
+  if (text == "auto") return FirewallBackendChoice::kAuto;
+  if (text == "nft") return FirewallBackendChoice::kNft;
+  if (text == "iptables") return FirewallBackendChoice::kIptables;
+  return Error{"unknown firewall backend '" + std::string(text) + "' (expected auto, nft or iptables)"};
+}
+
+Result<Config> ParseConfig(std::string_view json_bytes, std::string_view origin, Config base) {
+  QJsonParseError parse_error{};
+  const QJsonDocument doc = QJsonDocument::fromJson(
+      QByteArray(json_bytes.data(), static_cast<qsizetype>(json_bytes.size())), &parse_error);
+  if (parse_error.error != QJsonParseError::NoError) {
+    return Error{std::string(origin) + ": malformed JSON at offset " + std::to_string(parse_error.offset) + ": " +
+                 parse_error.errorString().toStdString()};
+  }
+  if (!doc.isObject()) return Error{std::string(origin) + ": expected a JSON object at the top level"};
+  const QJsonObject obj = doc.object();
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    Status s = ApplyKey(origin, it.key(), it.value(), &base);
+    if (!s.ok()) return s.error();
+  }
+  return base;
+}
+
+Result<Config> LoadConfigFile(const std::string& path, Config base) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::FromErrno("config file " + path);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (in.bad()) return Error::FromErrno("reading config file " + path);
+  return ParseConfig(bytes.str(), path, std::move(base));
+}
+
+}  // namespace picket

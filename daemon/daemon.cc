@@ -1,0 +1,190 @@
+#include "daemon.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <QCoreApplication>
+
+namespace picket {
+namespace {
+
+Action ToAction(DefaultAction action) {
+  switch (action) {
+    case DefaultAction::kAllow: return Action::kAllow;
+    case DefaultAction::kDeny: return Action::kDeny;
+    case DefaultAction::kReject: return Action::kReject;
+  }
+  return Action::kDeny;
+}
+
+std::string_view FailModeName(FailMode mode) { return mode == FailMode::kOpen ? "open" : "closed"; }
+
+}  // namespace
+
+Daemon::Daemon(Config config) : config_(std::move(config)), decider_(ToAction(config_.default_action)) {}
+
+Daemon::~Daemon() {
+  Status s = Stop();
+  if (!s.ok()) PLOG(kError) << "stop: " << s.error().message;
+}
+
+Status Daemon::Start() {
+  auto loaded = RuleSet::LoadDirectory(config_.rules_dir);
+  if (!loaded.ok()) return Error{"rules: " + loaded.error().message};
+  for (const LoadProblem& problem : loaded->problems) {
+    PLOG(kWarn) << "rule file " << problem.ToString() << " (skipped)";
+  }
+  rules_ = std::make_unique<RuleSet>(std::move(loaded->rules));
+  PLOG(kInfo) << "rules: " << rules_->size() << " loaded from " << config_.rules_dir << ", "
+              << loaded->problems.size() << " file(s) skipped; default action "
+              << ActionName(decider_.default_action());
+
+  auto attributor = ProcfsAttributor::Create(ProcfsAttributorOptions{});
+  if (!attributor.ok()) return Error{"attribution: " + attributor.error().message};
+  attributor_ = std::move(*attributor);
+  PLOG(kInfo) << "attribution: sock_diag + /proc fd scan";
+
+  QueueOptions queue_options;
+  queue_options.queue_num = config_.queue_num;
+  queue_options.copy_range = config_.queue_copy_range;
+  queue_options.max_len = config_.queue_max_len;
+  queue_options.fail_mode = config_.fail_mode;
+  auto queue = NfQueue::Open(queue_options);
+  if (!queue.ok()) return Error{"queue: " + queue.error().message};
+  queue_ = std::move(*queue);
+
+  if (Status s = BlockTerminationSignals(); !s.ok()) return s;
+
+  FirewallOptions firewall_options;
+  firewall_options.queue_num = config_.queue_num;
+  firewall_options.fail_mode = config_.fail_mode;
+  firewall_options.reject_mark = config_.reject_mark;
+  firewall_options.backend = config_.firewall_backend;
+  auto firewall = Firewall::Install(firewall_options);
+  if (!firewall.ok()) return Error{"firewall: " + firewall.error().message};
+  firewall_ = std::move(*firewall);
+
+  queue_notifier_ = std::make_unique<QSocketNotifier>(queue_->fd(), QSocketNotifier::Read);
+  QObject::connect(queue_notifier_.get(), &QSocketNotifier::activated, [this] { OnQueueReadable(); });
+  signal_notifier_ = std::make_unique<QSocketNotifier>(signal_fd_.get(), QSocketNotifier::Read);
+  QObject::connect(signal_notifier_.get(), &QSocketNotifier::activated, [this] { OnSignal(); });
+
+  PLOG(kInfo) << "ready: intercepting new outbound connections (backend=" << firewall_->backend_name()
+              << ", queue=" << config_.queue_num << ", fail-" << FailModeName(config_.fail_mode) << ")";
+  log::Flush();
+  return OkStatus();
+}
+
+Status Daemon::BlockTerminationSignals() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return Error::FromErrno("sigprocmask");
+  signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd_.valid()) return Error::FromErrno("signalfd");
+  return OkStatus();
+}
+
+void Daemon::OnSignal() {
+  signalfd_siginfo info{};
+  while (read(signal_fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+    PLOG(kInfo) << "signal " << strsignal(static_cast<int>(info.ssi_signo)) << ": stopping";
+    Shutdown(0);
+    return;
+  }
+}
+
+void Daemon::OnQueueReadable() {
+  auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
+  Status sent = queue_->SendVerdicts();
+  log::Flush();
+  if (!handled.ok()) {
+    PLOG(kError) << "queue: " << handled.error().message;
+    Shutdown(1);
+  } else if (!sent.ok()) {
+    PLOG(kError) << "queue: sending verdicts: " << sent.error().message;
+    Shutdown(1);
+  }
+}
+
+void Daemon::DrainQueue() {
+  // Packets already queued when the firewall rules went away would be dropped by the kernel when
+  // the queue is unbound; decide them by the rules instead.
+  auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
+  if (!handled.ok()) PLOG(kWarn) << "queue: draining: " << handled.error().message;
+  Status sent = queue_->SendVerdicts();
+  if (!sent.ok()) PLOG(kWarn) << "queue: draining: " << sent.error().message;
+}
+
+void Daemon::HandlePacket(const QueuedPacket& packet) {
+  if (!packet.flow.ok()) {
+    ++unparsed_;
+    const Decision decision = decider_.DecideUnparsed();
+    PLOG(kWarn) << "decision verdict=" << ActionName(decision.action) << " rule=default unparsed packet: "
+                << packet.flow.error().message;
+    ApplyDecision(packet, decision);
+    return;
+  }
+  const Flow& flow = *packet.flow;
+  const Attribution attribution = attributor_->Attribute(flow);
+  const Decision decision = decider_.Decide(*rules_, Connection{flow, attribution});
+  ApplyDecision(packet, decision);
+  if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution);
+}
+
+void Daemon::ApplyDecision(const QueuedPacket& packet, const Decision& decision) {
+  ++decisions_;
+  switch (decision.action) {
+    case Action::kAllow:
+      queue_->AddVerdict(packet.id, Verdict::kAccept, std::nullopt);
+      break;
+    case Action::kDeny:
+      queue_->AddVerdict(packet.id, Verdict::kDrop, std::nullopt);
+      break;
+    case Action::kReject:
+      // Accepted with the reject bit: the firewall's reject chain answers with RST / ICMP unreachable.
+      queue_->AddVerdict(packet.id, Verdict::kAccept, packet.mark | config_.reject_mark);
+      break;
+  }
+}
+
+void Daemon::Shutdown(int exit_code) {
+  exit_code_ = exit_code;
+  Status s = Stop();
+  if (!s.ok()) {
+    PLOG(kError) << "stop: " << s.error().message;
+    exit_code_ = 1;
+  }
+  QCoreApplication::exit(exit_code_);
+}
+
+void Daemon::LogCounters() const {
+  const QueueCounters& q = queue_->counters();
+  PLOG(kInfo) << "counters: decisions=" << decisions_ << " unparsed=" << unparsed_ << " packets=" << q.packets
+              << " verdict_batches=" << q.verdict_batches << " enobufs=" << q.enobufs;
+}
+
+Status Daemon::Stop() {
+  if (stopped_) return OkStatus();
+  stopped_ = true;
+  queue_notifier_.reset();
+  signal_notifier_.reset();
+  Status result;
+  if (firewall_) {
+    result = firewall_->Remove();
+    if (result.ok()) PLOG(kInfo) << "firewall: rules removed";
+    firewall_.reset();
+  }
+  if (queue_) {
+    DrainQueue();
+    LogCounters();
+    queue_.reset();
+  }
+  log::Flush();
+  return result;
+}
+
+}  // namespace picket

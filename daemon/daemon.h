@@ -1,0 +1,67 @@
+// Daemon: the composition root. Owns every pipeline stage and wires them together on the Qt
+// event loop: queue fd readable → parse → attribute → decide → batch of verdicts → log lines.
+//
+// Start order: rules (a missing rules dir is fatal), attributor, queue bound, firewall rules
+// installed, "ready:" logged. Stop order is the reverse: firewall rules removed first (so nothing
+// is queued to a closing socket), then the queue is unbound.
+// Ownership: owns all stages through unique_ptr. Thread-safety: event-loop thread only.
+#pragma once
+
+#include <QObject>
+#include <QSocketNotifier>
+
+#include <memory>
+
+#include "common/unique_fd.h"
+#include "config.h"
+#include "netfilter/firewall.h"
+#include "netfilter/nfqueue.h"
+#include "process/attributor.h"
+#include "rules/rule_set.h"
+#include "verdict/decider.h"
+
+namespace picket {
+
+class Daemon {
+ public:
+  explicit Daemon(Config config);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Loads rules, binds the queue, installs the firewall, hooks SIGINT/SIGTERM into the event loop.
+  // On error nothing stays installed. REQUIRES: a QCoreApplication exists.
+  Status Start();
+
+  // Removes the firewall rules and unbinds the queue; idempotent. Returns the first error.
+  Status Stop();
+
+  // Exit code the event loop should end with after a stop (0 clean, 1 after a runtime failure).
+  int exit_code() const { return exit_code_; }
+
+ private:
+  Status BlockTerminationSignals();
+  void OnQueueReadable();
+  void OnSignal();
+  void DrainQueue();
+  void HandlePacket(const QueuedPacket& packet);
+  void ApplyDecision(const QueuedPacket& packet, const Decision& decision);
+  void Shutdown(int exit_code);
+  void LogCounters() const;
+
+  Config config_;
+  Decider decider_;
+  std::unique_ptr<RuleSet> rules_;
+  std::unique_ptr<Attributor> attributor_;
+  std::unique_ptr<NfQueue> queue_;
+  std::unique_ptr<Firewall> firewall_;
+  UniqueFd signal_fd_;
+  std::unique_ptr<QSocketNotifier> queue_notifier_;
+  std::unique_ptr<QSocketNotifier> signal_notifier_;
+  uint64_t decisions_ = 0;
+  uint64_t unparsed_ = 0;
+  int exit_code_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace picket
