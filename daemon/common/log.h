@@ -54,7 +54,8 @@ class LineBuilder {
 
 }  // namespace picket::log
 
-#define PLOG(level)                                                          \
-  if (!::picket::log::Enabled(::picket::log::Level::level)) {               \
-  } else                                                                     \
-    ::picket::log::LineBuilder(::picket::log::Level::level)
+// A for statement (not if/else) so that `if (x) PLOG(kInfo) << ...;` has no dangling else.
+#define PLOG(level)                                                                            \
+  for (bool picket_log_on_ = ::picket::log::Enabled(::picket::log::Level::level); picket_log_on_; \
+       picket_log_on_ = false)                                                                 \
+  ::picket::log::LineBuilder(::picket::log::Level::level)
