@@ -1,0 +1,77 @@
+// Firewall: installs and removes the netfilter rules that send new outbound connections to
+// picketd's NFQUEUE and that reject the packets picketd marks for rejection.
+//
+// Rules (identical meaning in both backends, IPv4 and IPv6):
+//   1. queue  — OUTPUT hook at mangle priority: TCP packets with SYN set and ACK/RST/FIN clear in
+//      conntrack state NEW, and packets of every other protocol in state NEW, go to NFQUEUE
+//      `queue_num`; with `bypass` (accepted when nobody listens) iff fail_mode is kOpen.
+//   2. reject — OUTPUT hook at filter priority: packets whose mark has all bits of `reject_mark`
+//      (picketd's "reject" verdict = accept + that bit) are rejected: TCP with a TCP reset,
+//      ICMP/ICMPv6 with "administratively prohibited" (so `ping` reports a filter, not a closed
+//      port), everything else with ICMP/ICMPv6 port unreachable.
+//   Nothing outside Picket's own table/chains is touched, except one jump per built-in chain
+//   (iptables backend).
+// Backends:
+//   nft      — table `inet picket` with base chains `output_queue` (priority mangle) and
+//              `output_reject` (priority filter), loaded through libnftables in one transaction that
+//              also replaces a stale table atomically. Needs the kernel's nft `queue` expression.
+//   iptables — chains PICKET_OUTPUT (table mangle) and PICKET_REJECT (table filter) with the xt
+//              NFQUEUE / REJECT targets, jumped to from the first rule of OUTPUT; one
+//              `iptables-restore -w --noflush` and one `ip6tables-restore -w --noflush` carry both tables.
+//   kAuto picks nft when the kernel accepts its `queue` statement, else iptables.
+// Ownership: a Firewall owns the rules it installed; its destructor removes them when Remove() has
+// not succeeded yet (logging, never throwing). Thread-safety: event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "netfilter/fail_mode.h"
+
+namespace picket {
+
+enum class FirewallBackendChoice : uint8_t { kAuto, kNft, kIptables };
+
+struct FirewallOptions {
+  uint16_t queue_num = 0;
+  FailMode fail_mode = FailMode::kOpen;  // kOpen → queue "bypass"
+  uint32_t reject_mark = 0x00400000;     // one bit; packets verdicted with this bit set are REJECTED
+  FirewallBackendChoice backend = FirewallBackendChoice::kAuto;
+};
+
+class Firewall {
+ public:
+  // Each implementation's destructor calls its Remove() when it has not succeeded yet.
+  virtual ~Firewall();
+
+  // Validates the options, picks the backend (probing nft for kAuto), removes stale Picket rules
+  // a crashed run left in either backend, installs the rules and logs
+  // "firewall: backend=<nft|iptables> (<reason>)".
+  // Errors name the backend, the command or transaction and the kernel's / tool's message; on
+  // error nothing of this call stays installed.
+  static Result<std::unique_ptr<Firewall>> Install(const FirewallOptions& options);
+
+  // Removes everything Picket installed (from the current ruleset, so rules someone else already
+  // deleted are no error). Idempotent: after a success, further calls do nothing.
+  virtual Status Remove() = 0;
+
+  virtual std::string_view backend_name() const = 0;  // "nft" or "iptables"
+  // Why this backend was chosen, e.g. "auto: the kernel lacks nft's queue statement (...)".
+  virtual const std::string& selection_reason() const = 0;
+
+ protected:
+  Firewall() = default;
+  Firewall(const Firewall&) = delete;
+  Firewall& operator=(const Firewall&) = delete;
+};
+
+// True when the kernel accepts nft's `queue` statement. The probe is a dry-run (check-only)
+// transaction that adds a throwaway table `inet picket_probe` with a queue rule and deletes it
+// again; the kernel validates it and commits nothing. Error when nft cannot be used at all for
+// another reason (e.g. missing permission).
+Result<bool> ProbeNftQueueSupport();
+
+}  // namespace picket

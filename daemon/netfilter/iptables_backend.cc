@@ -1,0 +1,252 @@
+#include "netfilter/iptables_backend.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <utility>
+
+#include "common/log.h"
+#include "common/subprocess.h"
+
+namespace picket {
+namespace {
+
+constexpr IpFamily kFamilies[] = {IpFamily::kIpv4, IpFamily::kIpv6};
+
+std::string_view SaveTool(IpFamily family) { return family == IpFamily::kIpv4 ? "iptables-save" : "ip6tables-save"; }
+std::string_view RestoreTool(IpFamily family) {
+  return family == IpFamily::kIpv4 ? "iptables-restore" : "ip6tables-restore";
+}
+std::string_view FamilyName(IpFamily family) { return family == IpFamily::kIpv4 ? "IPv4" : "IPv6"; }
+
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    pos = eol + 1;
+  }
+  return lines;
+}
+
+// True for a saved rule "-A <chain> ... -j <target>" or "... -g <target>" outside <target> itself.
+bool JumpsTo(std::string_view rule, std::string_view target) {
+  if (!rule.starts_with("-A ")) return false;
+  const std::string_view chain = rule.substr(3, rule.find(' ', 3) - 3);
+  if (chain == target) return false;
+  for (std::string_view verb : {" -j ", " -g "}) {
+    const std::string suffix = std::string(verb) + std::string(target);
+    if (rule.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+std::string MarkMatch(uint32_t mark) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "-m mark --mark 0x%x/0x%x", mark, mark);
+  return buf;
+}
+
+// The script line number a restore error points at: "Error occurred at line: 5" (legacy) or
+// "iptables-restore: line 3 failed: ..." (nft variant). 0 when there is none.
+size_t FailedLineNumber(std::string_view message) {
+  for (std::string_view marker : {"line: ", "line "}) {
+    const size_t at = message.find(marker);
+    if (at == std::string_view::npos) continue;
+    const std::string_view digits = message.substr(at + marker.size());
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (ec == std::errc()) return n;
+  }
+  return 0;
+}
+
+// The tool's stderr on one line without the usage hint, plus the script line it points at.
+std::string DescribeRestoreFailure(std::string_view err, std::string_view script) {
+  std::string described;
+  const std::vector<std::string_view> script_lines = SplitLines(script);
+  for (std::string_view line : SplitLines(err)) {
+    if (line.empty() || line.starts_with("Try `")) continue;
+    if (!described.empty()) described += "; ";
+    described += line;
+    const size_t n = FailedLineNumber(line);
+    if (n >= 1 && n <= script_lines.size()) described += " (`" + std::string(script_lines[n - 1]) + "`)";
+  }
+  return described.empty() ? "no message" : described;
+}
+
+Result<IptablesPicketState> ReadState(IpFamily family) {
+  const std::vector<std::string> argv{std::string(SaveTool(family))};
+  auto run = RunCommand(argv);
+  if (!run.ok()) return Error{"iptables: " + run.error().message, run.error().sys_errno};
+  if (run->exit_code != 0) {
+    return Error{"iptables: `" + CommandLine(argv) + "` failed (exit " + std::to_string(run->exit_code) +
+                 "): " + DescribeRestoreFailure(run->err, {})};
+  }
+  return ParseIptablesSave(run->out);
+}
+
+Status Restore(IpFamily family, std::string_view what, const std::string& script) {
+  const std::vector<std::string> argv{std::string(RestoreTool(family)), "-w", "--noflush"};
+  auto run = RunCommand(argv, script);
+  if (!run.ok()) return Error{"iptables: " + std::string(what) + ": " + run.error().message, run.error().sys_errno};
+  if (run->exit_code != 0) {
+    return Error{"iptables: " + std::string(what) + ": `" + CommandLine(argv) + "` failed (exit " +
+                 std::to_string(run->exit_code) + "): " + DescribeRestoreFailure(run->err, script)};
+  }
+  return OkStatus();
+}
+
+Status InstallFamily(IpFamily family, const FirewallOptions& options) {
+  auto present = ReadState(family);
+  if (!present.ok()) return present.error();
+  const std::string what = "installing " + std::string(FamilyName(family)) + " chains " +
+                           std::string(kIptablesQueueChain) + " and " + std::string(kIptablesRejectChain);
+  return Restore(family, what, BuildIptablesInstallScript(family, options, *present));
+}
+
+Status RemoveFamily(IpFamily family) {
+  auto present = ReadState(family);
+  if (!present.ok()) return present.error();
+  if (present->empty()) return OkStatus();
+  const std::string what = "removing " + std::string(FamilyName(family)) + " chains";
+  return Restore(family, what, BuildIptablesRemoveScript(*present));
+}
+
+class IptablesFirewall final : public Firewall {
+ public:
+  explicit IptablesFirewall(std::string reason) : reason_(std::move(reason)) {}
+  ~IptablesFirewall() override {
+    if (removed_) return;
+    Status s = Remove();
+    if (!s.ok()) {
+      PLOG(kError) << "firewall: removing rules on destruction: " << s.error().message;
+    }
+  }
+
+  Status Remove() override {
+    if (removed_) return OkStatus();
+    Status s = RemoveIptablesRules();
+    if (s.ok()) removed_ = true;
+    return s;
+  }
+  std::string_view backend_name() const override { return "iptables"; }
+  const std::string& selection_reason() const override { return reason_; }
+
+ private:
+  std::string reason_;
+  bool removed_ = false;
+};
+
+}  // namespace
+
+IptablesPicketState ParseIptablesSave(std::string_view save_output) {
+  IptablesPicketState state;
+  std::string_view table;
+  const std::string queue_decl = ":" + std::string(kIptablesQueueChain) + " ";
+  const std::string reject_decl = ":" + std::string(kIptablesRejectChain) + " ";
+  for (std::string_view line : SplitLines(save_output)) {
+    if (line.starts_with("*")) {
+      table = line.substr(1);
+    } else if (line == "COMMIT") {
+      table = {};
+    } else if (table == "mangle") {
+      if (line.starts_with(queue_decl)) state.queue_chain = true;
+      if (JumpsTo(line, kIptablesQueueChain)) state.queue_jumps.emplace_back(line);
+    } else if (table == "filter") {
+      if (line.starts_with(reject_decl)) state.reject_chain = true;
+      if (JumpsTo(line, kIptablesRejectChain)) state.reject_jumps.emplace_back(line);
+    }
+  }
+  return state;
+}
+
+std::vector<std::string> IptablesQueueRules(const FirewallOptions& options) {
+  const std::string target = "-j NFQUEUE --queue-num " + std::to_string(options.queue_num) +
+                             (options.fail_mode == FailMode::kOpen ? " --queue-bypass" : "");
+  const std::string prefix = "-A " + std::string(kIptablesQueueChain) + " ";
+  return {
+      prefix + "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW " + target,
+      prefix + "! -p tcp -m conntrack --ctstate NEW " + target,
+  };
+}
+
+std::vector<std::string> IptablesRejectRules(IpFamily family, const FirewallOptions& options) {
+  const std::string prefix = "-A " + std::string(kIptablesRejectChain) + " ";
+  const std::string mark = MarkMatch(options.reject_mark);
+  if (family == IpFamily::kIpv4) {
+    return {
+        prefix + "-p tcp " + mark + " -j REJECT --reject-with tcp-reset",
+        prefix + "-p icmp " + mark + " -j REJECT --reject-with icmp-admin-prohibited",
+        prefix + mark + " -j REJECT --reject-with icmp-port-unreachable",
+    };
+  }
+  return {
+      prefix + "-p tcp " + mark + " -j REJECT --reject-with tcp-reset",
+      prefix + "-p ipv6-icmp " + mark + " -j REJECT --reject-with icmp6-adm-prohibited",
+      prefix + mark + " -j REJECT --reject-with icmp6-port-unreachable",
+  };
+}
+
+std::string BuildIptablesInstallScript(IpFamily family, const FirewallOptions& options,
+                                       const IptablesPicketState& present) {
+  auto section = [](std::string_view table, std::string_view chain, const std::vector<std::string>& stale_jumps,
+                    const std::vector<std::string>& rules) {
+    std::string s = "*" + std::string(table) + "\n";
+    s += ":" + std::string(chain) + " - [0:0]\n";  // creates the chain, or flushes an existing one
+    for (const std::string& jump : stale_jumps) s += "-D" + jump.substr(2) + "\n";
+    for (const std::string& rule : rules) s += rule + "\n";
+    s += "-I OUTPUT 1 -j " + std::string(chain) + "\n";
+    s += "COMMIT\n";
+    return s;
+  };
+  return section("mangle", kIptablesQueueChain, present.queue_jumps, IptablesQueueRules(options)) +
+         section("filter", kIptablesRejectChain, present.reject_jumps, IptablesRejectRules(family, options));
+}
+
+std::string BuildIptablesRemoveScript(const IptablesPicketState& present) {
+  auto section = [](std::string_view table, std::string_view chain, bool has_chain,
+                    const std::vector<std::string>& jumps) {
+    if (!has_chain && jumps.empty()) return std::string();
+    std::string s = "*" + std::string(table) + "\n";
+    for (const std::string& jump : jumps) s += "-D" + jump.substr(2) + "\n";
+    if (has_chain) {
+      s += "-F " + std::string(chain) + "\n";
+      s += "-X " + std::string(chain) + "\n";
+    }
+    s += "COMMIT\n";
+    return s;
+  };
+  return section("mangle", kIptablesQueueChain, present.queue_chain, present.queue_jumps) +
+         section("filter", kIptablesRejectChain, present.reject_chain, present.reject_jumps);
+}
+
+Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason) {
+  for (IpFamily family : kFamilies) {
+    Status installed = InstallFamily(family, options);
+    if (installed.ok()) continue;
+    if (family == IpFamily::kIpv6) {
+      Status rolled_back = RemoveFamily(IpFamily::kIpv4);
+      if (!rolled_back.ok()) {
+        PLOG(kError) << "firewall: rolling back IPv4 rules: " << rolled_back.error().message;
+      }
+    }
+    return installed.error();
+  }
+  return std::unique_ptr<Firewall>(std::make_unique<IptablesFirewall>(std::move(reason)));
+}
+
+Status RemoveIptablesRules() {
+  Status first;
+  for (IpFamily family : kFamilies) {
+    Status s = RemoveFamily(family);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+}  // namespace picket
