@@ -1,0 +1,98 @@
+#include "rules/lifetime.h"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+namespace picket {
+namespace {
+
+constexpr uint64_t kMaxNanos = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Nanoseconds per unit, or 0 when `unit` is not a Go duration unit.
+uint64_t UnitNanos(std::string_view unit) {
+  if (unit == "ns") return 1;
+  if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") return 1'000;
+  if (unit == "ms") return 1'000'000;
+  if (unit == "s") return 1'000'000'000;
+  if (unit == "m") return 60'000'000'000;
+  if (unit == "h") return 3'600'000'000'000;
+  return 0;
+}
+
+Error DurationError(std::string_view text, std::string_view why) {
+  return Error{"'" + std::string(text) + "' is not a duration: " + std::string(why)};
+}
+
+// One "<number><unit>" component; advances `rest`. Adds its value in nanoseconds to `total`.
+Status ParseComponent(std::string_view text, std::string_view& rest, uint64_t& total) {
+  unsigned __int128 whole = 0;
+  size_t i = 0;
+  size_t digits = 0;
+  for (; i < rest.size() && IsDigit(rest[i]); ++i, ++digits) {
+    whole = whole * 10 + static_cast<unsigned>(rest[i] - '0');
+    if (whole > kMaxNanos) return DurationError(text, "too large");
+  }
+  uint64_t frac = 0;
+  uint64_t scale = 1;
+  if (i < rest.size() && rest[i] == '.') {
+    for (++i; i < rest.size() && IsDigit(rest[i]); ++i, ++digits) {
+      if (scale < 1'000'000'000'000'000'000ULL) {  // further digits are below a nanosecond
+        frac = frac * 10 + static_cast<unsigned>(rest[i] - '0');
+        scale *= 10;
+      }
+    }
+  }
+  if (digits == 0) return DurationError(text, "expected a number");
+  const size_t unit_start = i;
+  while (i < rest.size() && rest[i] != '.' && !IsDigit(rest[i])) ++i;
+  const std::string_view unit = rest.substr(unit_start, i - unit_start);
+  if (unit.empty()) return DurationError(text, "missing unit (ns, us, ms, s, m, h)");
+  const uint64_t unit_nanos = UnitNanos(unit);
+  if (unit_nanos == 0) {
+    return DurationError(text, "unknown unit '" + std::string(unit) + "' (ns, us, ms, s, m, h)");
+  }
+  const unsigned __int128 value =
+      whole * unit_nanos + static_cast<unsigned __int128>(frac) * unit_nanos / scale;
+  if (value > kMaxNanos || total + value > kMaxNanos) return DurationError(text, "too large");
+  total += static_cast<uint64_t>(value);
+  rest.remove_prefix(i);
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
+  std::string_view rest = text;
+  bool negative = false;
+  if (!rest.empty() && (rest[0] == '+' || rest[0] == '-')) {
+    negative = rest[0] == '-';
+    rest.remove_prefix(1);
+  }
+  if (rest.empty()) return DurationError(text, "empty");
+  uint64_t total = 0;
+  if (rest != "0") {
+    while (!rest.empty()) {
+      Status status = ParseComponent(text, rest, total);
+      if (!status.ok()) return status.error();
+    }
+  }
+  if (negative || total == 0) return DurationError(text, "must be positive");
+  return std::chrono::nanoseconds(static_cast<int64_t>(total));
+}
+
+Result<Lifetime> ParseLifetime(std::string_view text) {
+  if (text == "once") return Lifetime{LifetimeKind::kOnce, {}};
+  if (text == "until restart") return Lifetime{LifetimeKind::kUntilRestart, {}};
+  if (text == "always") return Lifetime{LifetimeKind::kAlways, {}};
+  Result<std::chrono::nanoseconds> timeout = ParseGoDuration(text);
+  if (!timeout.ok()) {
+    return Error{timeout.error().message +
+                 " (expected once, until restart, always, or a duration such as 30s, 5m, 1h30m)"};
+  }
+  return Lifetime{LifetimeKind::kTimed, *timeout};
+}
+
+}  // namespace picket
