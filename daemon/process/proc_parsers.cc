@@ -1,0 +1,136 @@
+#include "process/proc_parsers.h"
+
+#include <charconv>
+#include <limits>
+
+namespace picket {
+namespace {
+
+// Parses a whole token as an unsigned decimal of type T.
+template <typename T>
+std::optional<T> ParseUnsigned(std::string_view token) {
+  T value{};
+  if (token.empty()) return std::nullopt;
+  const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+  if (ec != std::errc() || end != token.data() + token.size()) return std::nullopt;
+  return value;
+}
+
+// Next space-separated token of `rest`; advances `rest`. Empty when none is left.
+std::string_view NextToken(std::string_view& rest) {
+  const size_t start = rest.find_first_not_of(' ');
+  if (start == std::string_view::npos) {
+    rest = {};
+    return {};
+  }
+  rest.remove_prefix(start);
+  const size_t end = rest.find(' ');
+  std::string_view token = rest.substr(0, end);
+  rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+  return token;
+}
+
+std::string Quote(std::string_view token) {
+  constexpr size_t kMaxShown = 32;
+  std::string out = "'";
+  out += token.substr(0, kMaxShown);
+  if (token.size() > kMaxShown) out += "...";
+  out += "'";
+  return out;
+}
+
+Result<pid_t> ParsePid(std::string_view token, std::string_view field) {
+  auto value = ParseUnsigned<uint32_t>(token);
+  if (!value || *value > static_cast<uint32_t>(std::numeric_limits<pid_t>::max())) {
+    return Error{"stat: bad " + std::string(field) + " " + Quote(token)};
+  }
+  return static_cast<pid_t>(*value);
+}
+
+}  // namespace
+
+Result<StatFields> ParseProcStat(std::string_view text) {
+  const size_t open = text.find('(');
+  const size_t close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+    return Error{"stat: no '(comm)' field"};
+  }
+  StatFields fields;
+  std::string_view head = text.substr(0, open);
+  while (!head.empty() && head.back() == ' ') head.remove_suffix(1);
+  auto pid = ParsePid(head, "pid");
+  if (!pid.ok()) return pid.error();
+  fields.pid = *pid;
+  fields.comm = std::string(text.substr(open + 1, close - open - 1));
+
+  // Fields 3.. follow the last ')'. Field 22 (start time) is the 20th of them.
+  std::string_view rest = text.substr(close + 1);
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\0')) rest.remove_suffix(1);
+  std::string_view state = NextToken(rest);
+  if (state.size() != 1) return Error{"stat: bad state field " + Quote(state)};
+  fields.state = state[0];
+  auto ppid = ParsePid(NextToken(rest), "ppid");
+  if (!ppid.ok()) return ppid.error();
+  fields.ppid = *ppid;
+  constexpr int kFieldsBetween = 22 - 4 - 1;  // fields 5..21
+  for (int i = 0; i < kFieldsBetween; ++i) {
+    if (NextToken(rest).empty()) return Error{"stat: missing field " + std::to_string(5 + i)};
+  }
+  std::string_view start = NextToken(rest);
+  auto start_ticks = ParseUnsigned<uint64_t>(start);
+  if (!start_ticks) return Error{"stat: bad start time (field 22) " + Quote(start)};
+  fields.start_time_ticks = *start_ticks;
+  return fields;
+}
+
+Result<uint32_t> ParseStatusUid(std::string_view text) {
+  constexpr std::string_view kKey = "Uid:";
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (line.substr(0, kKey.size()) == kKey) {
+      line.remove_prefix(kKey.size());
+      const size_t start = line.find_first_not_of(" \t");
+      if (start == std::string_view::npos) return Error{"status: empty Uid line"};
+      line.remove_prefix(start);
+      std::string_view token = line.substr(0, line.find_first_of(" \t"));
+      auto uid = ParseUnsigned<uint32_t>(token);
+      if (!uid) return Error{"status: bad Uid " + Quote(token)};
+      return *uid;
+    }
+    pos = end + 1;
+  }
+  return Error{"status: no Uid line"};
+}
+
+std::vector<std::string> ParseCmdline(std::string_view bytes, size_t max_args) {
+  std::vector<std::string> argv;
+  size_t pos = 0;
+  while (pos < bytes.size() && argv.size() < max_args) {
+    size_t end = bytes.find('\0', pos);
+    if (end == std::string_view::npos) end = bytes.size();
+    argv.emplace_back(bytes.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return argv;
+}
+
+std::optional<uint64_t> ParseSocketLink(std::string_view link) {
+  constexpr std::string_view kPrefix = "socket:[";
+  if (link.size() < kPrefix.size() + 2 || link.substr(0, kPrefix.size()) != kPrefix || link.back() != ']') {
+    return std::nullopt;
+  }
+  return ParseUnsigned<uint64_t>(link.substr(kPrefix.size(), link.size() - kPrefix.size() - 1));
+}
+
+ExeLink SplitDeletedSuffix(std::string_view link) {
+  constexpr std::string_view kSuffix = " (deleted)";
+  if (link.size() > kSuffix.size() && link.substr(link.size() - kSuffix.size()) == kSuffix) {
+    return ExeLink{std::string(link.substr(0, link.size() - kSuffix.size())), true};
+  }
+  return ExeLink{std::string(link), false};
+}
+
+}  // namespace picket

@@ -1,0 +1,52 @@
+// Pure parsers for the /proc files that attribution reads: /proc/PID/stat, /proc/PID/status,
+// /proc/PID/cmdline, fd link targets ("socket:[N]") and exe link targets (" (deleted)" suffix).
+//
+// Each takes the bytes already read (never a path), never reads past them, and rejects malformed
+// input with an Error naming the field. No state; thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace picket {
+
+// The fields of /proc/PID/stat that attribution uses (proc(5) numbering in comments).
+struct StatFields {
+  pid_t pid = 0;                  // field 1
+  std::string comm;               // field 2, without the parentheses; may hold spaces and ')'
+  char state = '?';               // field 3
+  pid_t ppid = 0;                 // field 4
+  uint64_t start_time_ticks = 0;  // field 22: clock ticks since boot
+};
+
+// Parses one /proc/PID/stat line. comm is everything between the first '(' and the LAST ')', so a
+// comm such as "a) (b" is handled. Error when a field is missing or not a number.
+Result<StatFields> ParseProcStat(std::string_view text);
+
+// Real uid: the first number of the "Uid:" line of /proc/PID/status.
+Result<uint32_t> ParseStatusUid(std::string_view text);
+
+// Splits /proc/PID/cmdline on NUL. A trailing NUL ends the last argument; a last argument without
+// one (a process that rewrote its argv, or a truncated read) is kept. Empty input → empty vector.
+// At most `max_args` arguments are returned; the rest are dropped.
+std::vector<std::string> ParseCmdline(std::string_view bytes, size_t max_args = 4096);
+
+// Inode of a socket fd link target "socket:[12345]"; nullopt for anything else.
+std::optional<uint64_t> ParseSocketLink(std::string_view link);
+
+// readlink(/proc/PID/exe) result split into the path and whether it carries the kernel's
+// " (deleted)" suffix (the suffix is removed from `path`).
+struct ExeLink {
+  std::string path;
+  bool deleted_suffix = false;
+};
+ExeLink SplitDeletedSuffix(std::string_view link);
+
+}  // namespace picket

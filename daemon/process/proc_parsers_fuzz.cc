@@ -1,0 +1,21 @@
+// Fuzz target: every /proc parser over the same bytes. They must reject or parse, never crash,
+// and never read past the input.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "process/proc_parsers.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  auto stat = picket::ParseProcStat(bytes);
+  if (stat.ok() && stat->comm.size() > size) __builtin_trap();
+  (void)picket::ParseStatusUid(bytes);
+  const auto argv = picket::ParseCmdline(bytes);
+  size_t total = 0;
+  for (const auto& arg : argv) total += arg.size();
+  if (total > size) __builtin_trap();
+  (void)picket::ParseSocketLink(bytes);
+  (void)picket::SplitDeletedSuffix(bytes);
+  return 0;
+}

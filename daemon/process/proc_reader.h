@@ -1,0 +1,27 @@
+// ReadProcessInfo: reads one process's identity from its /proc/PID directory fd.
+//
+// Every file is opened relative to the directory fd, so the reads describe the process that fd was
+// opened for, or fail once it has exited (a later process reusing the PID is never read).
+// Stateless; thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "common/result.h"
+#include "process/process_info.h"
+
+namespace picket {
+
+struct ProcReadOptions {
+  size_t max_cmdline_bytes = 64 * 1024;  // longer command lines are cut (last argument partial)
+};
+
+// Reads stat (ppid, start time), status (real uid), cmdline, exe and cwd of the process whose
+// /proc/PID directory is open as `pid_dir`. exe " (deleted)" is stripped and flagged when the
+// running image really has no link left. cwd is empty when unreadable. Error (naming the file) when
+// the process has gone, a file is malformed, or stat names another pid than `pid`.
+Result<ProcessInfo> ReadProcessInfo(int pid_dir, pid_t pid, const ProcReadOptions& options = {});
+
+}  // namespace picket
