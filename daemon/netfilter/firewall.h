@@ -2,8 +2,10 @@
 // picketd's NFQUEUE and that reject the packets picketd marks for rejection.
 //
 // Rules (identical meaning in both backends, IPv4 and IPv6):
-//   1. queue  — OUTPUT hook at mangle priority: TCP packets with SYN set and ACK/RST/FIN clear in
-//      conntrack state NEW, and packets of every other protocol in state NEW, go to NFQUEUE
+//   1. queue  — OUTPUT hook at mangle priority: TCP packets with SYN set and ACK/RST/FIN clear
+//      whatever their conntrack state (a new connection reusing a tuple that conntrack still
+//      remembers, e.g. just reset, is not NEW yet must be decided), and packets of every other
+//      protocol in conntrack state NEW, go to NFQUEUE
 //      `queue_num`; with `bypass` (accepted when nobody listens) iff fail_mode is kOpen.
 //   2. reject — OUTPUT hook at filter priority: packets whose mark has all bits of `reject_mark`
 //      (picketd's "reject" verdict = accept + that bit) are rejected: TCP with a TCP reset,

@@ -24,7 +24,7 @@ TEST(NftRulesetTest, DefaultOptionsFailOpen) {
             "table inet picket {\n"
             "\tchain output_queue {\n"
             "\t\ttype filter hook output priority mangle; policy accept;\n"
-            "\t\ttcp flags & (fin | syn | rst | ack) == syn ct state new queue num 0 bypass\n"
+            "\t\ttcp flags & (fin | syn | rst | ack) == syn queue num 0 bypass\n"
             "\t\tmeta l4proto != tcp ct state new queue num 0 bypass\n"
             "\t}\n"
             "\tchain output_reject {\n"
@@ -41,7 +41,7 @@ TEST(NftRulesetTest, DefaultOptionsFailOpen) {
 TEST(NftRulesetTest, FailClosedHasNoBypassAndUsesQueueAndMark) {
   const std::string t = BuildNftTable(Options(4242, FailMode::kClosed, 0x1));
   EXPECT_EQ(t.find("bypass"), std::string::npos) << t;
-  EXPECT_NE(t.find("tcp flags & (fin | syn | rst | ack) == syn ct state new queue num 4242\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("tcp flags & (fin | syn | rst | ack) == syn queue num 4242\n"), std::string::npos) << t;
   EXPECT_NE(t.find("meta l4proto != tcp ct state new queue num 4242\n"), std::string::npos) << t;
   EXPECT_NE(t.find("meta mark & 0x00000001 == 0x00000001 meta l4proto tcp reject with tcp reset"), std::string::npos)
       << t;
@@ -57,14 +57,14 @@ TEST(NftRulesetTest, InstallTransactionReplacesStaleTableAtomically) {
 TEST(NftErrorsTest, CondensesLibnftablesErrorText) {
   const std::string raw =
       "/dev/stdin:6:59-63: Error: Could not process rule: No such file or directory\n"
-      "\t\ttcp flags & (fin | syn | rst | ack) == syn ct state new queue num 0 bypass\n"
+      "\t\ttcp flags & (fin | syn | rst | ack) == syn queue num 0 bypass\n"
       "\t\t                                                          ^^^^^\n"
       "/dev/stdin:7:36-40: Error: Could not process rule: No such file or directory\n"
       "\t\tmeta l4proto != tcp ct state new queue num 0 bypass\n"
       "\t\t                                 ^^^^^\n";
   EXPECT_EQ(CondenseNftErrors(raw),
             "Error: Could not process rule: No such file or directory "
-            "(in `tcp flags & (fin | syn | rst | ack) == syn ct state new queue num 0 bypass`); "
+            "(in `tcp flags & (fin | syn | rst | ack) == syn queue num 0 bypass`); "
             "Error: Could not process rule: No such file or directory "
             "(in `meta l4proto != tcp ct state new queue num 0 bypass`)");
 }
@@ -77,13 +77,13 @@ TEST(NftErrorsTest, TextWithoutErrorMarkerIsKeptOnOneLine) {
 TEST(IptablesRulesTest, QueueRulesFailOpenAndClosed) {
   EXPECT_EQ(IptablesQueueRules(Options(0, FailMode::kOpen, 0x400000)),
             (std::vector<std::string>{
-                "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j "
+                "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j "
                 "NFQUEUE --queue-num 0 --queue-bypass",
                 "-A PICKET_OUTPUT ! -p tcp -m conntrack --ctstate NEW -j NFQUEUE --queue-num 0 --queue-bypass",
             }));
   EXPECT_EQ(IptablesQueueRules(Options(65535, FailMode::kClosed, 0x400000)),
             (std::vector<std::string>{
-                "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j "
+                "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j "
                 "NFQUEUE --queue-num 65535",
                 "-A PICKET_OUTPUT ! -p tcp -m conntrack --ctstate NEW -j NFQUEUE --queue-num 65535",
             }));
@@ -157,7 +157,7 @@ TEST(IptablesScriptTest, InstallOnCleanRuleset) {
   EXPECT_EQ(BuildIptablesInstallScript(IpFamily::kIpv4, o, IptablesPicketState{}),
             "*mangle\n"
             ":PICKET_OUTPUT - [0:0]\n"
-            "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j NFQUEUE "
+            "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE "
             "--queue-num 3\n"
             "-A PICKET_OUTPUT ! -p tcp -m conntrack --ctstate NEW -j NFQUEUE --queue-num 3\n"
             "-I OUTPUT 1 -j PICKET_OUTPUT\n"
@@ -180,7 +180,7 @@ TEST(IptablesScriptTest, InstallOverStaleRulesDeletesEveryOldJump) {
             "-D OUTPUT -j PICKET_OUTPUT\n"
             "-D OUTPUT -j PICKET_OUTPUT\n"
             "-D USER_CHAIN -p udp -g PICKET_OUTPUT\n"
-            "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j NFQUEUE "
+            "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE "
             "--queue-num 0 --queue-bypass\n"
             "-A PICKET_OUTPUT ! -p tcp -m conntrack --ctstate NEW -j NFQUEUE --queue-num 0 --queue-bypass\n"
             "-I OUTPUT 1 -j PICKET_OUTPUT\n"

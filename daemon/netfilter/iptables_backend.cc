@@ -169,8 +169,10 @@ std::vector<std::string> IptablesQueueRules(const FirewallOptions& options) {
   const std::string target = "-j NFQUEUE --queue-num " + std::to_string(options.queue_num) +
                              (options.fail_mode == FailMode::kOpen ? " --queue-bypass" : "");
   const std::string prefix = "-A " + std::string(kIptablesQueueChain) + " ";
+  // A bare SYN is queued whatever its conntrack state: a new connection that reuses the tuple of
+  // one conntrack still remembers (e.g. just reset) is not NEW, and must still be decided.
   return {
-      prefix + "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW " + target,
+      prefix + "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN " + target,
       prefix + "! -p tcp -m conntrack --ctstate NEW " + target,
   };
 }

@@ -106,7 +106,8 @@ std::string BuildNftTable(const FirewallOptions& options) {
   t += "table inet picket {\n";
   t += "\tchain output_queue {\n";
   t += "\t\ttype filter hook output priority mangle; policy accept;\n";
-  t += "\t\ttcp flags & (fin | syn | rst | ack) == syn ct state new " + queue + "\n";
+  // Bare SYNs whatever their ct state: a reused tuple conntrack still remembers is not "new".
+  t += "\t\ttcp flags & (fin | syn | rst | ack) == syn " + queue + "\n";
   t += "\t\tmeta l4proto != tcp ct state new " + queue + "\n";
   t += "\t}\n";
   t += "\tchain output_reject {\n";

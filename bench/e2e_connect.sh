@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# e2e_connect.sh — end-to-end connect() benchmark of picketd against the NFQUEUE floor.
+#
+#   sudo bench/e2e_connect.sh [--build-dir DIR] [--count N] [--warmup N] [--rounds R]
+#                             [--queue-num N] [--output FILE]
+#
+# Between two network namespaces joined by a veth pair (client 198.18.0.1, server 198.18.0.2 running
+# accept_server), connect_bench makes N sequential TCP connects in each of three setups:
+#   (a) no queue      — no firewall rules at all
+#   (b) floor         — picketd's own firewall rules (copied from a running picketd with
+#                       iptables-save / nft list), with nfq_floor accepting every queued packet unseen
+#   (c) picketd       — picketd itself, default action deny, one allow rule matching connect_bench
+# Each setup gets fresh namespaces (empty conntrack table). With --rounds R the three setups run R
+# times, interleaved, and the table shows the median of each figure.
+# Daemon CPU per connection = (utime + stime of the floor / picketd over the run, /proc/PID/stat)
+# / (N + warmup). Prints a markdown table (also written to --output FILE).
+# Needs root. Cleans up its namespaces, processes and temp files on exit (trap).
+set -euo pipefail
+
+BUILD_DIR=build
+COUNT=20000
+WARMUP=500
+ROUNDS=1
+QUEUE_NUM=0
+OUTPUT=""
+PORT=9000
+CLIENT_IP=198.18.0.1
+SERVER_IP=198.18.0.2
+
+usage() {
+  sed -n '3,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+die() {
+  echo "e2e_connect: $*" >&2
+  exit 1
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build-dir) BUILD_DIR=${2:?}; shift 2 ;;
+    --count) COUNT=${2:?}; shift 2 ;;
+    --warmup) WARMUP=${2:?}; shift 2 ;;
+    --rounds) ROUNDS=${2:?}; shift 2 ;;
+    --queue-num) QUEUE_NUM=${2:?}; shift 2 ;;
+    --output) OUTPUT=${2:?}; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "e2e_connect: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+for n in "$COUNT" "$WARMUP" "$ROUNDS" "$QUEUE_NUM"; do
+  [[ "$n" =~ ^[0-9]+$ ]] || die "not a number: '$n'"
+done
+(( COUNT > 0 && ROUNDS > 0 )) || die "--count and --rounds must be positive"
+[[ $EUID -eq 0 ]] || die "needs root (network namespaces, netfilter)"
+
+BUILD_DIR=$(realpath "$BUILD_DIR")
+CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
+ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
+NFQ_FLOOR=$BUILD_DIR/bench/nfq_floor
+PICKETD=$BUILD_DIR/daemon/picketd
+for bin in "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$PICKETD"; do
+  [[ -x "$bin" ]] || die "missing $bin (cmake --build $BUILD_DIR --target bench_e2e)"
+done
+CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
+for tool in ip iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
+  command -v "$tool" >/dev/null || die "missing tool: $tool"
+done
+
+NS_C=picket-bench-c-$$
+NS_S=picket-bench-s-$$
+TMP=$(mktemp -d /tmp/picket-bench-XXXXXX)
+CLK_TCK=$(getconf CLK_TCK)
+SERVER_PID=""
+DAEMON_PID=""
+
+# Stops one background process by PID: SIGTERM, bounded wait, then SIGKILL.
+stop_pid() {
+  local pid=$1
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+teardown_pair() {
+  stop_pid "$DAEMON_PID"; DAEMON_PID=""
+  stop_pid "$SERVER_PID"; SERVER_PID=""
+  ip netns delete "$NS_C" 2>/dev/null || true
+  ip netns delete "$NS_S" 2>/dev/null || true
+}
+
+cleanup() {
+  teardown_pair
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits up to $3 seconds for file $1 to contain $2 while process $4 lives.
+wait_for_line() {
+  local file=$1 pattern=$2 seconds=$3 pid=$4
+  for _ in $(seq $((seconds * 20))); do
+    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited before '$pattern'"; }
+    sleep 0.05
+  done
+  cat "$file" >&2
+  die "no '$pattern' in $file after ${seconds}s"
+}
+
+setup_pair() {
+  teardown_pair
+  ip netns add "$NS_C"
+  ip netns add "$NS_S"
+  ip -n "$NS_C" link add pbc0 type veth peer name pbs0 netns "$NS_S"
+  ip -n "$NS_C" addr add "$CLIENT_IP/24" dev pbc0
+  ip -n "$NS_S" addr add "$SERVER_IP/24" dev pbs0
+  for ns in "$NS_C" "$NS_S"; do ip -n "$ns" link set lo up; done
+  ip -n "$NS_C" link set pbc0 up
+  ip -n "$NS_S" link set pbs0 up
+  ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+  ip netns exec "$NS_S" "$ACCEPT_SERVER" "$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
+  SERVER_PID=$!
+  wait_for_line "$TMP/server.out" listening 5 "$SERVER_PID"
+}
+
+# utime + stime of a process in clock ticks.
+cpu_ticks() {
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+peak_rss_kb() {
+  awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# Runs connect_bench in the client namespace; prints its RESULT line.
+run_connect_bench() {
+  local label=$1 out
+  out=$(ip netns exec "$NS_C" "$CONNECT_BENCH" "$SERVER_IP" "$PORT" --count "$COUNT" --warmup "$WARMUP" \
+        --label "$label" 2>&1) || { echo "$out" >&2; die "connect_bench failed in setup '$label'"; }
+  grep '^RESULT ' <<<"$out"
+}
+
+field() {  # field KEY RESULT-LINE
+  grep -o "\b$1=[^ ]*" <<<"$2" | cut -d= -f2
+}
+
+# Appends "setup round p50 p99 mean cps cpu_us_per_conn rss_kb" to $TMP/results.
+record() {
+  local setup=$1 round=$2 result=$3 ticks=$4 rss=$5 cpu="-"
+  if [[ "$ticks" != "-" ]]; then
+    cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n=$((COUNT + WARMUP)) 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+  fi
+  echo "$setup $round $(field p50_us "$result") $(field p99_us "$result") $(field mean_us "$result")" \
+       "$(field conns_per_s "$result") $cpu $rss" >>"$TMP/results"
+}
+
+start_picketd() {  # start_picketd RULES_DIR LOG [extra args...]
+  local rules=$1 log=$2
+  shift 2
+  ip netns exec "$NS_C" "$PICKETD" --rules-dir "$rules" --queue-num "$QUEUE_NUM" --log-level info "$@" \
+    >/dev/null 2>"$log" &
+  DAEMON_PID=$!
+  wait_for_line "$log" "ready:" 15 "$DAEMON_PID"
+}
+
+# Measures one setup around a running daemon ($DAEMON_PID) or none.
+measure() {
+  local setup=$1 round=$2 before after result
+  if [[ -z "$DAEMON_PID" ]]; then
+    result=$(run_connect_bench "$setup")
+    record "$setup" "$round" "$result" - -
+    return
+  fi
+  before=$(cpu_ticks "$DAEMON_PID")
+  result=$(run_connect_bench "$setup")
+  after=$(cpu_ticks "$DAEMON_PID")
+  record "$setup" "$round" "$result" $((after - before)) "$(peak_rss_kb "$DAEMON_PID")"
+}
+
+run_no_queue() {
+  setup_pair
+  measure no-queue "$1"
+  teardown_pair
+}
+
+# Copies picketd's firewall rules: starts it, saves its ruleset, stops it, restores the copy.
+copy_picketd_rules() {
+  mkdir -p "$TMP/empty-rules"
+  start_picketd "$TMP/empty-rules" "$TMP/probe.log"
+  local backend
+  backend=$(grep -o 'backend=[a-z]*' "$TMP/probe.log" | head -1 | cut -d= -f2)
+  if [[ "$backend" == "nft" ]]; then
+    ip netns exec "$NS_C" nft list ruleset >"$TMP/ruleset.nft"
+  else
+    ip netns exec "$NS_C" iptables-save >"$TMP/ruleset.v4"
+    ip netns exec "$NS_C" ip6tables-save >"$TMP/ruleset.v6"
+  fi
+  stop_pid "$DAEMON_PID"; DAEMON_PID=""
+  if [[ "$backend" == "nft" ]]; then
+    ip netns exec "$NS_C" nft -f "$TMP/ruleset.nft"
+  else
+    ip netns exec "$NS_C" iptables-restore <"$TMP/ruleset.v4"
+    ip netns exec "$NS_C" ip6tables-restore <"$TMP/ruleset.v6"
+  fi
+  FLOOR_RULES_BACKEND=$backend
+}
+
+run_floor() {
+  setup_pair
+  copy_picketd_rules
+  ip netns exec "$NS_C" "$NFQ_FLOOR" --queue-num "$QUEUE_NUM" >"$TMP/floor.out" 2>"$TMP/floor.err" &
+  DAEMON_PID=$!
+  wait_for_line "$TMP/floor.out" ready 5 "$DAEMON_PID"
+  measure floor "$1"
+  teardown_pair
+}
+
+run_picketd() {
+  local rules=$TMP/rules log=$TMP/picketd-$1.log decisions
+  mkdir -p "$rules"
+  cat >"$rules/bench-allow.json" <<EOF
+{"name":"bench-allow","enabled":true,"precedence":false,"action":"allow","duration":"always",
+ "operator":{"type":"simple","operand":"process.path","data":"$CONNECT_BENCH","sensitive":false}}
+EOF
+  setup_pair
+  start_picketd "$rules" "$log" --default-action deny
+  measure picketd "$1"
+  stop_pid "$DAEMON_PID"; DAEMON_PID=""
+  # Default deny: a connection the rule failed to match would have failed connect_bench already.
+  decisions=$(grep -c 'decision verdict=allow rule=bench-allow' "$log" || true)
+  echo "$1 $decisions" >>"$TMP/decisions"
+  teardown_pair
+}
+
+echo "e2e_connect: N=$COUNT warmup=$WARMUP rounds=$ROUNDS queue=$QUEUE_NUM build=$BUILD_DIR" >&2
+: >"$TMP/results"
+: >"$TMP/decisions"
+for round in $(seq "$ROUNDS"); do
+  echo "e2e_connect: round $round: no queue" >&2; run_no_queue "$round"
+  echo "e2e_connect: round $round: floor" >&2; run_floor "$round"
+  echo "e2e_connect: round $round: picketd" >&2; run_picketd "$round"
+done
+
+# Median of column $2 for setup $1 ("-" when absent).
+median() {
+  awk -v s="$1" -v c="$2" '$1 == s && $c != "-" { print $c }' "$TMP/results" | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+                              else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A M
+for setup in no-queue floor picketd; do
+  for col in 3:p50 4:p99 5:mean 6:cps 7:cpu 8:rss; do
+    M[$setup.${col#*:}]=$(median "$setup" "${col%%:*}")
+  done
+done
+
+ratio() {
+  [[ "$1" == "-" || "$2" == "-" ]] && { echo "-"; return; }
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
+}
+verdict() {
+  [[ "$1" == "-" ]] && { echo "n/a"; return; }
+  awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == "<=") ? v <= t : v >= t; print ok ? "yes" : "**no**" }'
+}
+rss_mb() { [[ "$1" == "-" ]] && echo "-" || awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
+
+R_P50=$(ratio "${M[picketd.p50]}" "${M[floor.p50]}")
+R_P99=$(ratio "${M[picketd.p99]}" "${M[floor.p99]}")
+R_CPS=$(ratio "${M[picketd.cps]}" "${M[floor.cps]}")
+R_CPU=$(ratio "${M[picketd.cpu]}" "${M[floor.cpu]}")
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+
+{
+  echo "Machine: $(uname -sr), $(nproc) CPU ($CPU_MODEL), $(iptables --version)."
+  echo "Run: N=$COUNT sequential connects per setup after $WARMUP warm-up connects; median of $ROUNDS round(s);"
+  echo "floor rules copied from picketd (backend ${FLOOR_RULES_BACKEND:-unknown}); CPU from /proc/PID/stat at ${CLK_TCK} Hz."
+  echo
+  echo "| setup | connect() p50 µs | p99 µs | mean µs | conns/s | daemon CPU µs/conn | daemon peak RSS |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| (a) no queue | ${M[no-queue.p50]} | ${M[no-queue.p99]} | ${M[no-queue.mean]} | ${M[no-queue.cps]} | - | - |"
+  echo "| (b) NFQUEUE + floor | ${M[floor.p50]} | ${M[floor.p99]} | ${M[floor.mean]} | ${M[floor.cps]} | ${M[floor.cpu]} | $(rss_mb "${M[floor.rss]}") |"
+  echo "| (c) NFQUEUE + picketd, allow rule hit | ${M[picketd.p50]} | ${M[picketd.p99]} | ${M[picketd.mean]} | ${M[picketd.cps]} | ${M[picketd.cpu]} | $(rss_mb "${M[picketd.rss]}") |"
+  echo
+  echo "| target (picketd vs floor) | measured | target | met |"
+  echo "|---|---:|---:|---|"
+  echo "| connect() p50 | ${R_P50}× | ≤ 1.2× | $(verdict "$R_P50" "<=" 1.2) |"
+  echo "| connect() p99 | ${R_P99}× | ≤ 1.2× | $(verdict "$R_P99" "<=" 1.2) |"
+  echo "| new connections/s | ${R_CPS}× | ≥ 0.90× | $(verdict "$R_CPS" ">=" 0.90) |"
+  echo "| daemon CPU per connection | ${R_CPU}× | ≤ 2× | $(verdict "$R_CPU" "<=" 2.0) |"
+  echo
+  echo "picketd allow decisions logged per round (connects per round: $((COUNT + WARMUP))):" \
+       "$(awk '{ printf "%s%s", sep, $2; sep = ", " }' "$TMP/decisions")."
+} | tee "${OUTPUT:-/dev/null}"
+if (( ROUNDS > 1 )); then
+  echo >&2
+  echo "per round (setup round p50 p99 mean conns/s cpu_us/conn rss_kb):" >&2
+  cat "$TMP/results" >&2
+fi

@@ -1,0 +1,332 @@
+/* picket_test_client: the program whose connections the end-to-end tests let through or block.
+ *
+ *   picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
+ *                      [--wait-peer-close]
+ *
+ * TCP: connect (bounded by the timeout), send one line, wait for the same line back.
+ * UDP: send one datagram, wait for the same datagram back.
+ * With --count N it makes N attempts, each on a new socket (so each is a new connection to the
+ * firewall). --sport N binds every attempt to source port N (SO_REUSEADDR), so a test can reuse a
+ * 4-tuple that an earlier connection used. --wait-peer-close (TCP): after the echo, wait (within the
+ * timeout) until the server ends the connection (EOF or reset) before closing, so the server's FIN
+ * or RST is the connection's last packet. The payload is "<own exe path> <pid> <attempt>\n"; picket_test_server counts what
+ * arrives per exe path, so a test can tell which copy of this binary reached it.
+ *
+ * Exit codes (of the first attempt that fails, 0 when all succeed):
+ *   0 reached and echoed
+ *   1 timeout / no answer (also EPERM/EACCES: a local firewall dropped the packet)
+ *   2 refused or reset (fast failure: ECONNREFUSED, ECONNRESET)
+ *   3 usage or any other error
+ * One line on stdout:
+ *   result=<ok|timeout|blocked|refused|error> proto=P dst=H:P ok=K/N elapsed_ms=T [errno=NAME]
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum Outcome { kOk = 0, kTimeout = 1, kRefused = 2, kError = 3 };
+
+struct Options {
+  int family;
+  int socktype;
+  const char* proto_name;
+  const char* host;
+  int port;
+  int timeout_ms;
+  int count;
+  int sport; /* 0 = let the kernel choose */
+  int wait_peer_close;
+};
+
+struct Attempt {
+  enum Outcome outcome;
+  int err; /* errno behind a failure, 0 for a plain timeout */
+  const char* what;
+};
+
+static void Usage(void) {
+  fprintf(stderr,
+          "usage: picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] "
+          "[--sport N] [--wait-peer-close]\n");
+}
+
+static long long NowMs(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ParseInt(const char* text, int min, int max, int* out) {
+  char* end = NULL;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (errno != 0 || end == text || *end != '\0' || v < min || v > max) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+static int ParseProto(const char* name, struct Options* o) {
+  o->proto_name = name;
+  if (strcmp(name, "tcp") == 0) { o->family = AF_INET; o->socktype = SOCK_STREAM; return 0; }
+  if (strcmp(name, "udp") == 0) { o->family = AF_INET; o->socktype = SOCK_DGRAM; return 0; }
+  if (strcmp(name, "tcp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_STREAM; return 0; }
+  if (strcmp(name, "udp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_DGRAM; return 0; }
+  return -1;
+}
+
+static int ParseArgs(int argc, char** argv, struct Options* o) {
+  if (argc < 4) return -1;
+  if (ParseProto(argv[1], o) != 0) return -1;
+  o->host = argv[2];
+  if (ParseInt(argv[3], 1, 65535, &o->port) != 0) return -1;
+  o->timeout_ms = 2000;
+  o->count = 1;
+  o->sport = 0;
+  o->wait_peer_close = 0;
+  for (int i = 4; i < argc; i++) {
+    const char* flag = argv[i];
+    if (strcmp(flag, "--wait-peer-close") == 0) {
+      o->wait_peer_close = 1;
+      continue;
+    }
+    if (i + 1 >= argc) return -1;
+    const char* value = argv[++i];
+    int ok;
+    if (strcmp(flag, "--timeout-ms") == 0) {
+      ok = ParseInt(value, 1, 600000, &o->timeout_ms) == 0;
+    } else if (strcmp(flag, "--count") == 0) {
+      ok = ParseInt(value, 1, 100000, &o->count) == 0;
+    } else if (strcmp(flag, "--sport") == 0) {
+      ok = ParseInt(value, 1, 65535, &o->sport) == 0;
+    } else {
+      ok = 0;
+    }
+    if (!ok) return -1;
+  }
+  return 0;
+}
+
+static int MakeAddress(const struct Options* o, struct sockaddr_storage* ss, socklen_t* len) {
+  memset(ss, 0, sizeof(*ss));
+  if (o->family == AF_INET) {
+    struct sockaddr_in* sin = (struct sockaddr_in*)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET, o->host, &sin->sin_addr) != 1) return -1;
+    *len = sizeof(*sin);
+  } else {
+    struct sockaddr_in6* sin6 = (struct sockaddr_in6*)ss;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)o->port);
+    if (inet_pton(AF_INET6, o->host, &sin6->sin6_addr) != 1) return -1;
+    *len = sizeof(*sin6);
+  }
+  return 0;
+}
+
+static struct Attempt Failure(int err, const char* what) {
+  struct Attempt a;
+  a.err = err;
+  a.what = what;
+  if (err == ECONNREFUSED || err == ECONNRESET) {
+    a.outcome = kRefused;
+  } else if (err == EPERM || err == EACCES || err == ETIMEDOUT || err == EHOSTUNREACH ||
+             err == ENETUNREACH) {
+    a.outcome = kTimeout;
+  } else {
+    a.outcome = kError;
+  }
+  return a;
+}
+
+static struct Attempt TimedOut(void) {
+  struct Attempt a = {kTimeout, 0, "timeout"};
+  return a;
+}
+
+/* Waits until fd has `events` or the deadline passes. Returns 1 ready, 0 timeout, -1 error. */
+static int WaitFor(int fd, short events, long long deadline_ms) {
+  for (;;) {
+    long long left = deadline_ms - NowMs();
+    if (left <= 0) return 0;
+    struct pollfd p = {fd, events, 0};
+    int n = poll(&p, 1, (int)left);
+    if (n > 0) return 1;
+    if (n == 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
+/* Reads the echo of `sent` (len bytes) from fd before the deadline. */
+static struct Attempt ReadEcho(int fd, const char* sent, size_t len, long long deadline_ms) {
+  char buf[512];
+  size_t got = 0;
+  while (got < len) {
+    int ready = WaitFor(fd, POLLIN, deadline_ms);
+    if (ready == 0) return TimedOut();
+    if (ready < 0) return Failure(errno, "poll");
+    ssize_t n = recv(fd, buf + got, sizeof(buf) - got, 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Failure(errno, "recv");
+    }
+    if (n == 0) return Failure(ECONNRESET, "recv");
+    got += (size_t)n;
+  }
+  if (memcmp(buf, sent, len) != 0) {
+    struct Attempt a = {kError, 0, "echo mismatch"};
+    return a;
+  }
+  struct Attempt ok = {kOk, 0, "ok"};
+  return ok;
+}
+
+/* Binds fd to the wildcard address of its family and source port o->sport. */
+static int BindSourcePort(int fd, const struct Options* o) {
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  struct sockaddr_storage src;
+  memset(&src, 0, sizeof(src));
+  socklen_t len;
+  if (o->family == AF_INET) {
+    struct sockaddr_in* sin = (struct sockaddr_in*)&src;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)o->sport);
+    len = sizeof(*sin);
+  } else {
+    struct sockaddr_in6* sin6 = (struct sockaddr_in6*)&src;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons((uint16_t)o->sport);
+    len = sizeof(*sin6);
+  }
+  return bind(fd, (struct sockaddr*)&src, len);
+}
+
+/* Waits until the peer ends the connection: EOF or a reset both count as success. */
+static struct Attempt WaitPeerClose(int fd, long long deadline_ms) {
+  for (;;) {
+    int ready = WaitFor(fd, POLLIN, deadline_ms);
+    if (ready == 0) return TimedOut();
+    if (ready < 0) return Failure(errno, "poll");
+    char buf[256];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+      struct Attempt ok = {kOk, 0, "ok"};
+      return ok;
+    }
+    if (n < 0 && errno != EINTR && errno != EAGAIN) return Failure(errno, "recv");
+  }
+}
+
+static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_storage* dst,
+                                 socklen_t dst_len, const char* payload, size_t payload_len) {
+  const long long deadline = NowMs() + o->timeout_ms;
+  int fd = socket(o->family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Failure(errno, "socket");
+  struct Attempt result;
+  if (o->sport != 0 && BindSourcePort(fd, o) != 0) {
+    result = Failure(errno, "bind");
+    close(fd);
+    return result;
+  }
+  /* connect() on a UDP socket only sets the peer; it makes an ICMP unreachable visible as
+   * ECONNREFUSED on recv. On TCP it starts the handshake. */
+  if (connect(fd, (const struct sockaddr*)dst, dst_len) != 0 && errno != EINPROGRESS) {
+    result = Failure(errno, "connect");
+    close(fd);
+    return result;
+  }
+  if (o->socktype == SOCK_STREAM) {
+    int ready = WaitFor(fd, POLLOUT, deadline);
+    if (ready <= 0) {
+      result = ready == 0 ? TimedOut() : Failure(errno, "poll");
+      close(fd);
+      return result;
+    }
+    int soerr = 0;
+    socklen_t soerr_len = sizeof(soerr);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &soerr_len);
+    if (soerr != 0) {
+      close(fd);
+      return Failure(soerr, "connect");
+    }
+  }
+  if (send(fd, payload, payload_len, MSG_NOSIGNAL) != (ssize_t)payload_len) {
+    result = Failure(errno, "send");
+    close(fd);
+    return result;
+  }
+  result = ReadEcho(fd, payload, payload_len, deadline);
+  if (result.outcome == kOk && o->wait_peer_close && o->socktype == SOCK_STREAM) {
+    result = WaitPeerClose(fd, deadline);
+  }
+  close(fd);
+  return result;
+}
+
+static const char* OutcomeName(const struct Attempt* a) {
+  switch (a->outcome) {
+    case kOk: return "ok";
+    case kTimeout: return a->err == 0 || a->err == ETIMEDOUT ? "timeout" : "blocked";
+    case kRefused: return "refused";
+    case kError: return "error";
+  }
+  return "error";
+}
+
+static void SelfPath(char* out, size_t size) {
+  ssize_t n = readlink("/proc/self/exe", out, size - 1);
+  if (n < 0) n = 0;
+  out[n] = '\0';
+}
+
+int main(int argc, char** argv) {
+  struct Options o;
+  if (ParseArgs(argc, argv, &o) != 0) {
+    Usage();
+    return kError;
+  }
+  struct sockaddr_storage dst;
+  socklen_t dst_len = 0;
+  if (MakeAddress(&o, &dst, &dst_len) != 0) {
+    fprintf(stderr, "picket_test_client: '%s' is not an IPv%c address\n", o.host,
+            o.family == AF_INET ? '4' : '6');
+    return kError;
+  }
+  char self[PATH_MAX];
+  SelfPath(self, sizeof(self));
+  const long long start = NowMs();
+  struct Attempt first_failure = {kOk, 0, "ok"};
+  int ok = 0;
+  for (int i = 0; i < o.count; i++) {
+    char payload[PATH_MAX + 64];
+    int len = snprintf(payload, sizeof(payload), "%s %d %d\n", self, (int)getpid(), i);
+    struct Attempt a = OneAttempt(&o, &dst, dst_len, payload, (size_t)len);
+    if (a.outcome == kOk) {
+      ok++;
+    } else if (first_failure.outcome == kOk) {
+      first_failure = a;
+    }
+  }
+  const char* open_bracket = o.family == AF_INET6 ? "[" : "";
+  const char* close_bracket = o.family == AF_INET6 ? "]" : "";
+  printf("result=%s proto=%s dst=%s%s%s:%d ok=%d/%d elapsed_ms=%lld", OutcomeName(&first_failure),
+         o.proto_name, open_bracket, o.host, close_bracket, o.port, ok, o.count, NowMs() - start);
+  if (first_failure.err != 0) {
+    printf(" errno=%s at=%s", strerrorname_np(first_failure.err), first_failure.what);
+  } else if (first_failure.outcome == kError) {
+    printf(" at=%s", first_failure.what);
+  }
+  printf("\n");
+  return first_failure.outcome;
+}
