@@ -10,7 +10,7 @@ Result<std::unique_ptr<ProcfsAttributor>> ProcfsAttributor::Create(const ProcfsA
   if (!sock_diag.ok()) return sock_diag.error();
   auto fd_index = ProcFdIndex::Open(ProcFdIndexOptions{options.proc_root, options.mru_pids});
   if (!fd_index.ok()) return fd_index.error();
-  return std::unique_ptr<ProcfsAttributor>(new ProcfsAttributor(std::move(*sock_diag), std::move(*fd_index)));
+  return std::unique_ptr<ProcfsAttributor>(new ProcfsAttributor(std::move(*sock_diag), std::move(*fd_index), options.resolver));
 }
 
 Attribution ProcfsAttributor::Attribute(const Flow& flow) {
@@ -22,7 +22,7 @@ Attribution ProcfsAttributor::Attribute(const Flow& flow) {
     return out;
   }
   out.kind = AttributionKind::kUnknown;
-  out.method = kMethod;
+  out.method = resolver_ != nullptr ? resolver_->method() : kMethod;
   out.uid = flow.uid;
   if (!SockDiag::Supports(flow.protocol)) {
     ++counters_.unknown_unsupported;
@@ -67,7 +67,8 @@ void ProcfsAttributor::AttributeSocket(const SocketEntry& socket, Attribution& o
   }
   const SocketHolder& found = **holder;
   const std::string pid = std::to_string(found.pid);
-  auto info = ReadProcessInfo(found.pid_dir.get(), found.pid);
+  auto info = resolver_ != nullptr ? resolver_->Resolve(found.pid, found.pid_dir.get())
+                                   : ReadProcessInfo(found.pid_dir.get(), found.pid);
   if (!info.ok()) {
     ++counters_.unknown_no_process;
     out.detail = "socket inode " + inode + ": reading holder pid " + pid + ": " + info.error().message;

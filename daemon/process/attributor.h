@@ -4,9 +4,12 @@
 //   1. no uid on the queued packet (no user socket)      → kKernel, method "none";
 //   2. netlink sock_diag exact lookup of the 5-tuple      → socket inode and owner uid;
 //   3. /proc/PID/fd scan for socket:[inode] (recent owners first, see ProcFdIndex);
-//   4. the holder's stat/status/cmdline/exe/cwd, read through its /proc/PID directory fd, then a
-//      re-check that the fd still links to the socket (so an exited process is never reported).
-// Anything not found is kUnknown with a detail saying why, never a guess. Method "sock_diag+procfs".
+//   4. the holder's stat/status/cmdline/exe/cwd, read through its /proc/PID directory fd — or, with a
+//      ProcessResolver (the exec-event store, process_tracker.h), the store's snapshot of exactly
+//      that process —, then a re-check that the fd still links to the socket (so an exited process
+//      is never reported).
+// Anything not found is kUnknown with a detail saying why, never a guess. Method "sock_diag+procfs",
+// or the resolver's method name.
 // sock_diag sees the sockets of the caller's network namespace; /proc those of its pid namespace.
 //
 // Ownership: ProcfsAttributor owns its netlink socket and a /proc fd.
@@ -22,6 +25,7 @@
 #include "netfilter/flow.h"
 #include "process/proc_fd_index.h"
 #include "process/process_info.h"
+#include "process/process_resolver.h"
 #include "process/sock_diag.h"
 
 namespace picket {
@@ -35,6 +39,7 @@ class Attributor {
 struct ProcfsAttributorOptions {
   std::string proc_root = "/proc";
   size_t mru_pids = 64;
+  ProcessResolver* resolver = nullptr;  // not owned; must outlive the attributor. nullptr: read /proc
 };
 
 class ProcfsAttributor final : public Attributor {
@@ -62,13 +67,15 @@ class ProcfsAttributor final : public Attributor {
   const ProcFdIndex& fd_index() const { return *fd_index_; }
 
  private:
-  ProcfsAttributor(std::unique_ptr<SockDiag> sock_diag, std::unique_ptr<ProcFdIndex> fd_index)
-      : sock_diag_(std::move(sock_diag)), fd_index_(std::move(fd_index)) {}
+  ProcfsAttributor(std::unique_ptr<SockDiag> sock_diag, std::unique_ptr<ProcFdIndex> fd_index,
+                   ProcessResolver* resolver)
+      : sock_diag_(std::move(sock_diag)), fd_index_(std::move(fd_index)), resolver_(resolver) {}
   // Steps 3 and 4 for a found socket; fills `out`.
   void AttributeSocket(const SocketEntry& socket, Attribution& out);
 
   std::unique_ptr<SockDiag> sock_diag_;
   std::unique_ptr<ProcFdIndex> fd_index_;
+  ProcessResolver* resolver_;
   Counters counters_;
 };
 

@@ -105,6 +105,84 @@ Result<uint32_t> ParseStatusUid(std::string_view text) {
   return Error{"status: no Uid line"};
 }
 
+namespace {
+
+// The value part of the first line of `text` starting with `key`; nullopt when there is none.
+std::optional<std::string_view> StatusLine(std::string_view text, std::string_view key) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (line.substr(0, key.size()) == key) return line.substr(key.size());
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+// The whitespace-separated numbers of a status value, at most `max`.
+std::vector<std::string_view> Fields(std::string_view value, size_t max) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (out.size() < max) {
+    pos = value.find_first_not_of(" \t", pos);
+    if (pos == std::string_view::npos) break;
+    size_t end = value.find_first_of(" \t", pos);
+    if (end == std::string_view::npos) end = value.size();
+    out.push_back(value.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<StatusIds> ParseStatusIds(std::string_view text) {
+  StatusIds ids;
+  const std::optional<std::string_view> uid_line = StatusLine(text, "Uid:");
+  if (!uid_line) return Error{"status: no Uid line"};
+  const std::vector<std::string_view> uids = Fields(*uid_line, 2);
+  if (uids.size() < 2) return Error{"status: Uid line has fewer than 2 fields"};
+  auto uid = ParseUnsigned<uint32_t>(uids[0]);
+  auto euid = ParseUnsigned<uint32_t>(uids[1]);
+  if (!uid || !euid) return Error{"status: bad Uid " + Quote(*uid_line)};
+  const std::optional<std::string_view> gid_line = StatusLine(text, "Gid:");
+  if (!gid_line) return Error{"status: no Gid line"};
+  const std::vector<std::string_view> gids = Fields(*gid_line, 1);
+  auto gid = gids.empty() ? std::nullopt : ParseUnsigned<uint32_t>(gids[0]);
+  if (!gid) return Error{"status: bad Gid " + Quote(*gid_line)};
+  ids.uid = *uid;
+  ids.euid = *euid;
+  ids.gid = *gid;
+  if (const std::optional<std::string_view> nspid = StatusLine(text, "NSpid:")) {
+    constexpr size_t kMaxLevels = 64;
+    const std::vector<std::string_view> levels = Fields(*nspid, kMaxLevels);
+    if (!levels.empty()) {
+      auto last = ParseUnsigned<uint32_t>(levels.back());
+      if (last && *last <= static_cast<uint32_t>(std::numeric_limits<pid_t>::max())) ids.ns_pid = static_cast<pid_t>(*last);
+    }
+  }
+  return ids;
+}
+
+std::optional<std::string> ParseCgroupPath(std::string_view text) {
+  std::optional<std::string> systemd;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.substr(0, 3) == "0::") return std::string(line.substr(3));
+    const size_t first = line.find(':');
+    if (first == std::string_view::npos) continue;
+    const size_t second = line.find(':', first + 1);
+    if (second == std::string_view::npos) continue;
+    if (line.substr(first + 1, second - first - 1) == "name=systemd") systemd = std::string(line.substr(second + 1));
+  }
+  return systemd;
+}
+
 std::vector<std::string> ParseCmdline(std::string_view bytes, size_t max_args) {
   std::vector<std::string> argv;
   size_t pos = 0;

@@ -33,6 +33,21 @@ Result<StatFields> ParseProcStat(std::string_view text);
 // Real uid: the first number of the "Uid:" line of /proc/PID/status.
 Result<uint32_t> ParseStatusUid(std::string_view text);
 
+// The ids of /proc/PID/status that the exec-event store keeps.
+struct StatusIds {
+  uint32_t uid = 0;   // "Uid:" real
+  uint32_t euid = 0;  // "Uid:" effective
+  uint32_t gid = 0;   // "Gid:" real
+  pid_t ns_pid = 0;   // last number of "NSpid:" (the pid in the process's own pid namespace); 0 when absent
+};
+
+// Parses the Uid, Gid and NSpid lines. Error when Uid or Gid is missing or malformed.
+Result<StatusIds> ParseStatusIds(std::string_view text);
+
+// The cgroup v2 path ("0::/path" line) of /proc/PID/cgroup; on a v1-only system the path of the
+// "name=systemd" hierarchy. nullopt when neither is present.
+std::optional<std::string> ParseCgroupPath(std::string_view text);
+
 // Splits /proc/PID/cmdline on NUL. A trailing NUL ends the last argument; a last argument without
 // one (a process that rewrote its argv, or a truncated read) is kept. Empty input → empty vector.
 // At most `max_args` arguments are returned; the rest are dropped.

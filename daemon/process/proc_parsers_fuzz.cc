@@ -11,6 +11,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto stat = picket::ParseProcStat(bytes);
   if (stat.ok() && stat->comm.size() > size) __builtin_trap();
   (void)picket::ParseStatusUid(bytes);
+  (void)picket::ParseStatusIds(bytes);
+  auto cgroup = picket::ParseCgroupPath(bytes);
+  if (cgroup && cgroup->size() > size) __builtin_trap();
   const auto argv = picket::ParseCmdline(bytes);
   size_t total = 0;
   for (const auto& arg : argv) total += arg.size();

@@ -179,5 +179,30 @@ TEST(SplitDeletedSuffixTest, StripsAndFlags) {
   EXPECT_FALSE(link.deleted_suffix);
 }
 
+TEST(ParseStatusIdsTest, ReadsRealAndEffectiveUidGidAndInnermostNsPid) {
+  auto ids = ParseStatusIds("Name:\tx\nNSpid:\t4242\t17\t1\nUid:\t1000\t0\t0\t0\nGid:\t100\t100\t100\t100\n");
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_EQ(ids->uid, 1000u);
+  EXPECT_EQ(ids->euid, 0u);
+  EXPECT_EQ(ids->gid, 100u);
+  EXPECT_EQ(ids->ns_pid, 1);
+}
+
+TEST(ParseStatusIdsTest, MissingOrMalformedLinesAreErrors) {
+  EXPECT_FALSE(ParseStatusIds("Uid:\t1000\t1000\n").ok()) << "no Gid";
+  EXPECT_FALSE(ParseStatusIds("Uid:\t1000\nGid:\t1\n").ok()) << "one Uid field";
+  EXPECT_FALSE(ParseStatusIds("Uid:\tx\ty\nGid:\t1\n").ok());
+  auto no_nspid = ParseStatusIds("Uid:\t1\t2\nGid:\t3\n");
+  ASSERT_TRUE(no_nspid.ok());
+  EXPECT_EQ(no_nspid->ns_pid, 0);
+}
+
+TEST(ParseCgroupPathTest, PrefersTheV2LineElseSystemd) {
+  EXPECT_EQ(ParseCgroupPath("12:cpu:/a\n1:name=systemd:/user.slice/x\n0::/user.slice/y\n"), "/user.slice/y");
+  EXPECT_EQ(ParseCgroupPath("12:cpu:/a\n1:name=systemd:/user.slice/x\n"), "/user.slice/x");
+  EXPECT_EQ(ParseCgroupPath("12:cpu:/a\n"), std::nullopt);
+  EXPECT_EQ(ParseCgroupPath(""), std::nullopt);
+}
+
 }  // namespace
 }  // namespace picket

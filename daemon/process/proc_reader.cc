@@ -11,14 +11,8 @@
 #include "process/proc_parsers.h"
 
 namespace picket {
-namespace {
 
-constexpr size_t kSmallFileBytes = 16 * 1024;  // stat and status are a few hundred bytes
-
-// Reads up to `max_bytes` of `name` under `dir` into `out`. A short read ends the file: the proc
-// files read here (stat, status, cmdline) return everything they have up to the size asked for, so
-// the usual extra read(2) that returns 0 is skipped.
-Status ReadFileAt(int dir, const char* name, size_t max_bytes, std::string& out) {
+Status ReadProcFileAt(int dir, const char* name, size_t max_bytes, std::string& out) {
   UniqueFd fd(openat(dir, name, O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return Error::FromErrno(std::string("open ") + name);
   constexpr size_t kChunk = 4096;
@@ -37,13 +31,15 @@ Status ReadFileAt(int dir, const char* name, size_t max_bytes, std::string& out)
   return OkStatus();
 }
 
-Result<std::string> ReadLinkAt(int dir, const char* name) {
+Result<std::string> ReadProcLinkAt(int dir, const char* name) {
   char buf[PATH_MAX];
   const ssize_t n = readlinkat(dir, name, buf, sizeof(buf));
   if (n < 0) return Error::FromErrno(std::string("readlink ") + name);
   return std::string(buf, static_cast<size_t>(n));
 }
 
+namespace {
+constexpr size_t kSmallFileBytes = 16 * 1024;  // stat and status are a few hundred bytes
 }  // namespace
 
 Result<ProcessInfo> ReadProcessInfo(int pid_dir, pid_t pid, const ProcReadOptions& options) {
@@ -52,22 +48,22 @@ Result<ProcessInfo> ReadProcessInfo(int pid_dir, pid_t pid, const ProcReadOption
   std::string text;
   text.reserve(kSmallFileBytes);
 
-  if (Status s = ReadFileAt(pid_dir, "stat", kSmallFileBytes, text); !s.ok()) return s.error();
+  if (Status s = ReadProcFileAt(pid_dir, "stat", kSmallFileBytes, text); !s.ok()) return s.error();
   auto stat = ParseProcStat(text);
   if (!stat.ok()) return stat.error();
   if (stat->pid != pid) return Error{"stat: names pid " + std::to_string(stat->pid) + ", expected " + std::to_string(pid)};
   info.ppid = stat->ppid;
   info.start_time_ticks = stat->start_time_ticks;
 
-  if (Status s = ReadFileAt(pid_dir, "status", kSmallFileBytes, text); !s.ok()) return s.error();
+  if (Status s = ReadProcFileAt(pid_dir, "status", kSmallFileBytes, text); !s.ok()) return s.error();
   auto uid = ParseStatusUid(text);
   if (!uid.ok()) return uid.error();
   info.uid = *uid;
 
-  if (Status s = ReadFileAt(pid_dir, "cmdline", options.max_cmdline_bytes, text); !s.ok()) return s.error();
+  if (Status s = ReadProcFileAt(pid_dir, "cmdline", options.max_cmdline_bytes, text); !s.ok()) return s.error();
   info.argv = ParseCmdline(text);
 
-  auto exe = ReadLinkAt(pid_dir, "exe");
+  auto exe = ReadProcLinkAt(pid_dir, "exe");
   if (!exe.ok()) return exe.error();
   ExeLink link = SplitDeletedSuffix(*exe);
   struct stat st {};
@@ -78,7 +74,7 @@ Result<ProcessInfo> ReadProcessInfo(int pid_dir, pid_t pid, const ProcReadOption
   info.exe_path = std::move(link.path);
   info.exe_deleted = link.deleted_suffix;
 
-  auto cwd = ReadLinkAt(pid_dir, "cwd");
+  auto cwd = ReadProcLinkAt(pid_dir, "cwd");
   if (cwd.ok()) info.cwd = std::move(*cwd);
   return info;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <string>
 
 #include "common/result.h"
 #include "process/process_info.h"
@@ -17,6 +18,14 @@ namespace picket {
 struct ProcReadOptions {
   size_t max_cmdline_bytes = 64 * 1024;  // longer command lines are cut (last argument partial)
 };
+
+// Reads up to `max_bytes` of `name` under `dir` into `out`. A short read ends the file: the proc
+// files read with it (stat, status, cmdline, environ, cgroup) return everything they have up to the
+// size asked for, so the usual extra read(2) that returns 0 is skipped. Error names the file.
+Status ReadProcFileAt(int dir, const char* name, size_t max_bytes, std::string& out);
+
+// readlinkat(dir, name). Error names the link.
+Result<std::string> ReadProcLinkAt(int dir, const char* name);
 
 // Reads stat (ppid, start time), status (real uid), cmdline, exe and cwd of the process whose
 // /proc/PID directory is open as `pid_dir`. exe " (deleted)" is stripped and flagged when the

@@ -11,9 +11,30 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace picket {
+
+// One ancestor of a process (parent first), as recorded when the process was forked.
+struct AncestorInfo {
+  pid_t pid = 0;
+  std::string exe_path;
+};
+
+// The executable's file version (see process/process_record.h FileIdentity) and its digests.
+enum class DigestState : uint8_t {
+  kNotRequested,  // no rule or client needed a digest
+  kReady,         // the digests asked for are in `md5` / `sha1` / `sha256`
+  kUnhashable,    // cannot be computed (image deleted or memfd after exit, unreadable, changed)
+};
+
+struct ExeDigests {
+  DigestState state = DigestState::kNotRequested;
+  std::string md5;     // lowercase hex; empty when not computed
+  std::string sha1;
+  std::string sha256;
+};
 
 struct ProcessInfo {
   pid_t pid = 0;                   // tgid, in the daemon's pid namespace
@@ -24,6 +45,23 @@ struct ProcessInfo {
   bool exe_deleted = false;
   std::vector<std::string> argv;   // /proc/PID/cmdline split on NUL
   std::string cwd;                 // readlink /proc/PID/cwd; empty when unreadable
+
+  // Filled by the exec-event store (process/process_store.h); defaults when only /proc was read.
+  uint64_t start_time_ns = 0;      // CLOCK_BOOTTIME ns (exact from kernel events, tick-precise from /proc)
+  pid_t ns_pid = 0;                // pid in its own pid namespace (0 = unknown)
+  uint32_t euid = 0;
+  uint32_t gid = 0;
+  std::vector<AncestorInfo> ancestors;                     // parent first, up to PID 1
+  std::vector<std::pair<std::string, std::string>> env;    // only the variables rules ask for
+  std::string container_id;        // empty when not in a container
+  uint64_t exe_dev = 0;            // executable's file version: st_dev, st_ino, ctime ns, size
+  uint64_t exe_ino = 0;
+  uint64_t exe_ctime_ns = 0;
+  uint64_t exe_size = 0;
+  bool exe_identity_known = false;
+  bool exe_memfd = false;
+  bool exited = false;             // the process had ended when it was looked up
+  ExeDigests digests;
 
   // argv joined with single spaces (OpenSnitch's process.command).
   std::string Command() const;

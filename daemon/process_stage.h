@@ -1,0 +1,72 @@
+// ProcessStage: picketd's process side, wired onto the Qt event loop — the exec-event store with its
+// source (process/process_tracker.h), the checksum worker (process/checksums.h) and the gate that
+// holds decisions waiting for a digest (process/digest_gate.h).
+//
+//   * the source's fd readable          → drain events into the store;
+//   * the checksum worker's eventfd     → resume held decisions, then on_resumed (the daemon sends
+//                                          the verdict batch and flushes the log);
+//   * a timer every process_sweep_seconds → eviction / liveness sweep (no faster periodic wake-up).
+// Start() logs which process source is active and why; a degraded source is a warning.
+// ApplyRules() derives from the loaded rules which digests (process.hash.*) and which environment
+// variables (process.env.NAME) are needed — nothing is hashed or captured otherwise.
+// Ownership: owns the tracker, the checksum service, the gate and the notifiers/timer.
+// Thread-safety: event-loop thread only (the checksum worker is internal to ChecksumService).
+#pragma once
+
+#include <QSocketNotifier>
+#include <QTimer>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "config.h"
+#include "process/checksums.h"
+#include "process/digest_gate.h"
+#include "process/process_tracker.h"
+#include "rules/rule_set.h"
+
+namespace picket {
+
+// What a rule set needs from the process side.
+struct ProcessNeeds {
+  DigestMask digests = 0;
+  std::vector<std::string> env;  // sorted, unique
+};
+ProcessNeeds NeedsOf(const RuleSet& rules);
+
+class ProcessStage {
+ public:
+  // REQUIRES: a QCoreApplication exists.
+  static Result<std::unique_ptr<ProcessStage>> Start(const Config& config);
+  ~ProcessStage();
+  ProcessStage(const ProcessStage&) = delete;
+  ProcessStage& operator=(const ProcessStage&) = delete;
+
+  ProcessResolver* resolver() { return tracker_.get(); }
+  void ApplyRules(const RuleSet& rules);
+  void SetOnResumed(std::function<void()> on_resumed) { on_resumed_ = std::move(on_resumed); }
+
+  DigestGate& gate() { return *gate_; }
+  // Resumes every held decision now (before the queue closes).
+  size_t ReleaseAll() { return gate_->ReleaseAll(); }
+  void LogCounters() const;
+
+ private:
+  ProcessStage() = default;
+  void OnChecksumsReady();
+
+  SystemClock clock_;
+  std::unique_ptr<ProcessTracker> tracker_;
+  std::unique_ptr<ChecksumService> checksums_;
+  std::unique_ptr<DigestGate> gate_;
+  std::unique_ptr<QSocketNotifier> events_notifier_;
+  std::unique_ptr<QSocketNotifier> checksum_notifier_;
+  std::unique_ptr<QTimer> sweep_timer_;
+  std::function<void()> on_resumed_;
+  ProcessNeeds needs_;
+};
+
+}  // namespace picket
