@@ -83,14 +83,63 @@ Result<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
   return std::chrono::nanoseconds(static_cast<int64_t>(total));
 }
 
+std::optional<WallTime> ParseRfc3339(std::string_view t) {
+  auto digits = [&t](size_t pos, size_t count) -> int {
+    if (pos + count > t.size()) return -1;
+    int value = 0;
+    for (size_t i = pos; i < pos + count; ++i) {
+      if (!IsDigit(t[i])) return -1;
+      value = value * 10 + (t[i] - '0');
+    }
+    return value;
+  };
+  const int year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
+  const int hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 || minute < 0 ||
+      minute > 59 || second < 0 || second > 60) {
+    return std::nullopt;
+  }
+  if (t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') || t[13] != ':' || t[16] != ':') {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok()) return std::nullopt;
+  std::chrono::nanoseconds since_midnight = std::chrono::hours(hour) + std::chrono::minutes(minute) +
+                                            std::chrono::seconds(second);
+  size_t pos = 19;
+  if (pos < t.size() && t[pos] == '.') {
+    const size_t first = ++pos;
+    int64_t scale = 100'000'000;
+    while (pos < t.size() && IsDigit(t[pos])) {
+      since_midnight += std::chrono::nanoseconds((t[pos] - '0') * scale);
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == first) return std::nullopt;
+  }
+  const std::string_view zone = t.substr(pos);
+  std::chrono::minutes offset{0};
+  if (zone != "Z" && zone != "z") {
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') return std::nullopt;
+    const int zone_hour = digits(pos + 1, 2), zone_minute = digits(pos + 4, 2);
+    if (zone_hour < 0 || zone_hour > 23 || zone_minute < 0 || zone_minute > 59) return std::nullopt;
+    offset = std::chrono::minutes(zone_hour * 60 + zone_minute);
+    if (zone[0] == '-') offset = -offset;
+  }
+  const auto local = std::chrono::sys_days(date) + since_midnight;
+  return std::chrono::time_point_cast<WallTime::duration>(local - offset);
+}
+
 Result<Lifetime> ParseLifetime(std::string_view text) {
   if (text == "once") return Lifetime{LifetimeKind::kOnce, {}};
   if (text == "until restart") return Lifetime{LifetimeKind::kUntilRestart, {}};
   if (text == "always") return Lifetime{LifetimeKind::kAlways, {}};
+  if (text == "until process exits") return Lifetime{LifetimeKind::kUntilProcessExits, {}};
   Result<std::chrono::nanoseconds> timeout = ParseGoDuration(text);
   if (!timeout.ok()) {
     return Error{timeout.error().message +
-                 " (expected once, until restart, always, or a duration such as 30s, 5m, 1h30m)"};
+                 " (expected once, until restart, always, until process exits, or a duration such as 30s, 5m, 1h30m)"};
   }
   return Lifetime{LifetimeKind::kTimed, *timeout};
 }

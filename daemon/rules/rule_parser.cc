@@ -9,10 +9,14 @@
 #include <QJsonParseError>
 #include <QJsonValue>
 #include <QString>
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 
 #include "rules/lifetime.h"
+#include "rules/lists.h"
+#include "rules/network.h"
 #include "rules/operator_match.h"
 
 namespace picket {
@@ -27,7 +31,7 @@ struct OperandName {
   std::string_view name;
   Operand operand;
 };
-constexpr std::array<OperandName, 8> kSupportedOperands = {{
+constexpr OperandName kSupportedOperands[] = {
     {"true", Operand::kTrue},
     {"process.path", Operand::kProcessPath},
     {"process.command", Operand::kProcessCommand},
@@ -36,14 +40,30 @@ constexpr std::array<OperandName, 8> kSupportedOperands = {{
     {"dest.ip", Operand::kDestIp},
     {"dest.port", Operand::kDestPort},
     {"protocol", Operand::kProtocol},
-}};
+    {"user.name", Operand::kUserName},
+    {"source.ip", Operand::kSourceIp},
+    {"source.port", Operand::kSourcePort},
+    {"source.network", Operand::kSourceNetwork},
+    {"dest.network", Operand::kDestNetwork},
+    {"dest.host", Operand::kDestHost},
+    {"iface.in", Operand::kIfaceIn},
+    {"iface.out", Operand::kIfaceOut},
+    {"process.container", Operand::kProcessContainer},
+    {"lists.domains", Operand::kListsDomains},
+    {"lists.domains_regexp", Operand::kListsDomainsRegexp},
+    {"lists.ips", Operand::kListsIps},
+    {"lists.nets", Operand::kListsNets},
+    {"lists.hash.md5", Operand::kListsHashMd5},
+    {"lists.hash.sha256", Operand::kListsHashSha256},
+    {"process.parent.path", Operand::kProcessParentPath},
+    {"process.hash.md5", Operand::kProcessHashMd5},
+    {"process.hash.sha1", Operand::kProcessHashSha1},
+    {"process.hash.sha256", Operand::kProcessHashSha256},
+};
 
 // Operands of the full format that this version does not evaluate yet.
-constexpr std::array<std::string_view, 16> kLaterOperands = {
-    "process.parent.path", "process.hash.md5", "process.hash.sha1",    "user.name", "source.ip",
-    "source.port",         "source.network",   "dest.network",         "dest.host", "iface.in",
-    "iface.out",           "lists.domains",    "lists.domains_regexp", "lists.ips", "lists.nets",
-    "lists.hash.md5",
+constexpr std::string_view kLaterOperands[] = {
+    "process.cgroup",
 };
 constexpr std::string_view kEnvOperandPrefix = "process.env.";
 
@@ -144,11 +164,16 @@ class RuleReader {
   bool ReadTimestamp(const QJsonObject& json, const char* key, std::string& out);
   bool ReadOperator(const QJsonObject& json, const std::string& path, int depth, Operator& op);
   bool ReadType(const QJsonObject& json, const std::string& path, OperatorType& type);
-  bool ReadOperand(const QJsonObject& json, const std::string& path, Operand& operand);
+  bool ReadOperand(const QJsonObject& json, const std::string& path, Operand& operand, std::string& written);
   bool ReadListChildren(const QJsonObject& json, const std::string& path, int depth, Operator& op);
   bool ReadChildArray(const QJsonArray& array, const std::string& path, int depth, Operator& op);
+  bool CheckTypeAndOperand(const std::string& path, const Operator& op);
+  bool Compile(const std::string& path, Operator& op);
   bool CompileSimple(const std::string& path, Operator& op);
   bool CompileRegexp(const std::string& path, Operator& op);
+  bool CompileNetwork(const std::string& path, Operator& op);
+  bool CompileRange(const std::string& path, Operator& op);
+  bool CompileLists(const std::string& path, Operator& op);
 
   RuleParseError error_;
 };
@@ -250,18 +275,24 @@ bool RuleReader::ReadType(const QJsonObject& json, const std::string& path, Oper
     type = OperatorType::kRegexp;
   } else if (text == "list") {
     type = OperatorType::kList;
-  } else if (text == "network" || text == "lists" || text == "range") {
-    return Fail(JoinPath(path, "type"), "operator type " + Quoted(text) + " is not supported yet");
+  } else if (text == "network") {
+    type = OperatorType::kNetwork;
+  } else if (text == "lists") {
+    type = OperatorType::kLists;
+  } else if (text == "range") {
+    type = OperatorType::kRange;
   } else {
-    return Fail(JoinPath(path, "type"),
-                "unknown operator type " + Quoted(text) + " (expected simple, regexp or list)");
+    return Fail(JoinPath(path, "type"), "unknown operator type " + Quoted(text) +
+                                            " (expected simple, regexp, list, network, lists or range)");
   }
   return true;
 }
 
-bool RuleReader::ReadOperand(const QJsonObject& json, const std::string& path, Operand& operand) {
+bool RuleReader::ReadOperand(const QJsonObject& json, const std::string& path, Operand& operand,
+                             std::string& written) {
   std::string text;
   if (!ReadString(json, path, "operand", Presence::kRequired, text)) return false;
+  written = text;
   for (const OperandName& known : kSupportedOperands) {
     if (text == known.name) {
       operand = known.operand;
@@ -270,7 +301,15 @@ bool RuleReader::ReadOperand(const QJsonObject& json, const std::string& path, O
   }
   const std::string field = JoinPath(path, "operand");
   if (text == "list") return Fail(field, "operand 'list' needs operator type 'list'");
-  bool later = std::string_view(text).starts_with(kEnvOperandPrefix);
+  if (std::string_view(text).starts_with(kEnvOperandPrefix)) {
+    const std::string_view name = std::string_view(text).substr(kEnvOperandPrefix.size());
+    if (name.empty() || name.find_first_of(std::string_view("=\0", 2)) != std::string_view::npos) {
+      return Fail(field, "operand " + Quoted(text) + " does not name an environment variable");
+    }
+    operand = Operand::kProcessEnv;
+    return true;
+  }
+  bool later = false;
   for (std::string_view name : kLaterOperands) later = later || text == name;
   if (later) return Fail(field, "operand " + Quoted(text) + " is not supported yet");
   return Fail(field, "unknown operand " + Quoted(text));
@@ -329,9 +368,43 @@ bool RuleReader::CompileSimple(const std::string& path, Operator& op) {
       if (!op.number) return Fail(field, Quoted(op.data) + " is not a decimal number (e.g. 1000)");
       return true;
     case Operand::kDestPort:
+    case Operand::kSourcePort:
       op.number = ParseCanonicalDecimal(op.data, 65535);
       if (!op.number) return Fail(field, Quoted(op.data) + " is not a decimal port number (0-65535)");
       return true;
+    case Operand::kDestHost: {
+      HostPattern host;
+      std::string_view name = op.data;
+      if (name.starts_with("*.")) {
+        name.remove_prefix(2);
+        if (name.empty() || name.find('*') != std::string_view::npos) {
+          return Fail(field, Quoted(op.data) + " is not a host name or '*.' followed by a domain");
+        }
+        host.wildcard = true;
+      }
+      if (op.sensitive) {
+        if (name.size() > 1 && name.back() == '.') name.remove_suffix(1);
+        host.name = std::string(name);
+      } else {
+        host.name = NormalizeHostName(name);
+      }
+      op.host = std::move(host);
+      return true;
+    }
+    case Operand::kProcessHashMd5:
+    case Operand::kProcessHashSha1:
+    case Operand::kProcessHashSha256: {
+      const size_t length = op.operand == Operand::kProcessHashMd5 ? 32 : op.operand == Operand::kProcessHashSha1 ? 40 : 64;
+      const bool hex = std::all_of(op.data.begin(), op.data.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+      if (op.data.size() != length || !hex) {
+        return Fail(field, Quoted(op.data) + " is not a " + std::to_string(length) + "-digit hex digest");
+      }
+      return true;
+    }
+    case Operand::kUserName:
+      if (op.data.empty()) return Fail(field, "empty user name");
+      return true;  // resolved to a uid by the loader (rules/rule_binder.h)
+    case Operand::kSourceIp:
     case Operand::kDestIp: {
       Result<IpAddress> address = IpAddress::Parse(op.data);
       if (!address.ok()) return Fail(field, address.error().message);
@@ -346,6 +419,94 @@ bool RuleReader::CompileSimple(const std::string& path, Operator& op) {
                              " (expected tcp, udp, udplite, sctp or icmp, with a 6 suffix for IPv6)");
     default: return true;
   }
+}
+
+bool RuleReader::CompileNetwork(const std::string& path, Operator& op) {
+  if (const std::vector<IpNetwork>* alias = NetworkAlias(op.data)) {
+    op.networks = *alias;
+    return true;
+  }
+  Result<IpNetwork> network = ParseNetwork(op.data, BareAddress::kAllow);
+  if (!network.ok()) {
+    return Fail(JoinPath(path, "data"), network.error().message + ", an address, or one of " +
+                                            std::string(NetworkAliasNames()));
+  }
+  op.networks.push_back(*network);
+  return true;
+}
+
+bool RuleReader::CompileRange(const std::string& path, Operator& op) {
+  const std::string field = JoinPath(path, "data");
+  std::string compact;
+  for (char c : op.data) {
+    if (c != ' ') compact += c;
+  }
+  const size_t dash = compact.find('-');
+  auto parse = [](std::string_view digits) -> std::optional<uint64_t> {
+    if (digits.empty() || digits.size() > 19) return std::nullopt;
+    uint64_t value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+    return value;
+  };
+  const std::optional<uint64_t> min =
+      dash == std::string::npos ? std::nullopt : parse(std::string_view(compact).substr(0, dash));
+  const std::optional<uint64_t> max =
+      dash == std::string::npos ? std::nullopt : parse(std::string_view(compact).substr(dash + 1));
+  if (!min || !max) return Fail(field, Quoted(op.data) + " is not a range MIN-MAX of decimal numbers (e.g. 1024-65535)");
+  if (*min > *max) return Fail(field, "range " + Quoted(op.data) + ": MIN is greater than MAX");
+  const uint64_t limit = (op.operand == Operand::kDestPort || op.operand == Operand::kSourcePort) ? 65535 : UINT32_MAX;
+  if (*min > limit) return Fail(field, "range " + Quoted(op.data) + " is above " + std::to_string(limit) + ": it can never match");
+  op.range = NumberRange{*min, *max};
+  return true;
+}
+
+bool RuleReader::CompileLists(const std::string& path, Operator& op) {
+  if (op.data.empty() || op.data.front() != '/') {
+    return Fail(JoinPath(path, "data"), Quoted(op.data) + " is not an absolute directory path (the list directory)");
+  }
+  return true;  // the directory is read by the loader (rules/rule_binder.h)
+}
+
+bool RuleReader::CheckTypeAndOperand(const std::string& path, const Operator& op) {
+  const std::string field = JoinPath(path, "operand");
+  const std::string operand = Quoted(op.operand_name);
+  const bool network_operand = op.operand == Operand::kDestNetwork || op.operand == Operand::kSourceNetwork;
+  const bool lists_operand = ListKindOf(op.operand).has_value();
+  const bool numeric_operand = op.operand == Operand::kDestPort || op.operand == Operand::kSourcePort ||
+                               op.operand == Operand::kProcessId || op.operand == Operand::kUserId;
+  switch (op.type) {
+    case OperatorType::kSimple:
+    case OperatorType::kRegexp:
+      if (network_operand) return Fail(field, "operand " + operand + " needs operator type 'network'");
+      if (lists_operand) return Fail(field, "operand " + operand + " needs operator type 'lists'");
+      return true;
+    case OperatorType::kNetwork:
+      if (network_operand) return true;
+      return Fail(field, "operator type 'network' needs operand 'dest.network' or 'source.network', not " + operand);
+    case OperatorType::kLists:
+      if (lists_operand) return true;
+      return Fail(field, "operator type 'lists' needs a lists.* operand (lists.domains, lists.domains_regexp, "
+                         "lists.ips, lists.nets, lists.hash.md5, lists.hash.sha256), not " + operand);
+    case OperatorType::kRange:
+      if (numeric_operand) return true;
+      return Fail(field, "operator type 'range' needs operand dest.port, source.port, process.id or user.id, not " +
+                             operand);
+    case OperatorType::kList: return true;
+  }
+  return true;
+}
+
+bool RuleReader::Compile(const std::string& path, Operator& op) {
+  switch (op.type) {
+    case OperatorType::kSimple: return CompileSimple(path, op);
+    case OperatorType::kRegexp: return CompileRegexp(path, op);
+    case OperatorType::kNetwork: return CompileNetwork(path, op);
+    case OperatorType::kRange: return CompileRange(path, op);
+    case OperatorType::kLists: return CompileLists(path, op);
+    case OperatorType::kList: return true;
+  }
+  return true;
 }
 
 bool RuleReader::CompileRegexp(const std::string& path, Operator& op) {
@@ -370,11 +531,12 @@ bool RuleReader::ReadOperator(const QJsonObject& json, const std::string& path, 
     op.operand = Operand::kList;
     return ReadListChildren(json, path, depth, op);
   }
-  if (!ReadOperand(json, path, op.operand)) return false;
+  if (!ReadOperand(json, path, op.operand, op.operand_name)) return false;
   const Presence data_presence = op.operand == Operand::kTrue ? Presence::kOptional : Presence::kRequired;
   if (!ReadString(json, path, "data", data_presence, op.data)) return false;
   if (op.operand == Operand::kTrue) return true;
-  return op.type == OperatorType::kSimple ? CompileSimple(path, op) : CompileRegexp(path, op);
+  if (!CheckTypeAndOperand(path, op)) return false;
+  return Compile(path, op);
 }
 
 }  // namespace

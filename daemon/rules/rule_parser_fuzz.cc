@@ -1,10 +1,13 @@
 // Fuzz target: arbitrary bytes as a rule file. A rule that parses is also matched against a few
-// fixed connections, so compiled operators are exercised too. Must never crash or hang.
+// fixed connections (with and without host names), so compiled operators and the rule index are
+// exercised too. The same bytes are also read as a list file of every kind and looked up in.
+// Must never crash or hang.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
+#include "rules/lists.h"
 #include "rules/rule_parser.h"
 #include "rules/rule_set.h"
 
@@ -42,12 +45,26 @@ std::vector<Sample> Samples() {
   return samples;
 }
 
+void FuzzListFile(std::string_view bytes) {
+  for (picket::ListKind kind : {picket::ListKind::kDomains, picket::ListKind::kDomainsRegexp, picket::ListKind::kIps,
+                                picket::ListKind::kNets, picket::ListKind::kHashMd5, picket::ListKind::kHashSha256}) {
+    const picket::ListFile file = picket::ParseListFile(kind, bytes);
+    const picket::ListData list(kind, {&file});
+    (void)list.ContainsDomain("ads.example.test");
+    (void)list.MatchesDomain("www.example.test");
+    (void)list.ContainsAddress(Address("198.18.0.2"));
+    (void)list.ContainsDigest("900150983cd24fb0d6963f7d28e17f72");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::vector<Sample> samples = Samples();
-  picket::Result<picket::Rule> rule =
-      picket::ParseRule(std::string_view(reinterpret_cast<const char*>(data), size));
+  static const std::vector<std::string> hosts = {"www.example.test", "EXAMPLE.org."};
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  if (size <= 64 * 1024) FuzzListFile(bytes);
+  picket::Result<picket::Rule> rule = picket::ParseRule(bytes);
   if (!rule.ok()) return 0;
   std::vector<picket::Rule> rules;
   rules.push_back(std::move(rule).value());
@@ -55,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!set.ok()) return 0;
   for (const Sample& sample : samples) {
     (void)set->Match(picket::Connection{sample.flow, sample.attribution});
+    (void)set->Match(picket::Connection{sample.flow, sample.attribution, &hosts});
   }
   return 0;
 }
