@@ -9,7 +9,10 @@
 #   (a) no queue      — no firewall rules at all
 #   (b) floor         — picketd's own firewall rules (copied from a running picketd with
 #                       iptables-save / nft list), with nfq_floor accepting every queued packet unseen
-#   (c) picketd       — picketd itself, default action deny, one allow rule matching connect_bench
+#   (c) picketd       — picketd itself, default action deny, one allow rule matching connect_bench,
+#                       no event log (--no-history)
+#   (d) picketd+history — the same with the SQLite event log on (a fresh file under the temp dir):
+#                       every decision is also written by the log's writer thread
 # Each setup gets fresh namespaces (empty conntrack table). With --rounds R the three setups run R
 # times, interleaved, and the table shows the median of each figure.
 # Daemon CPU per connection = (utime + stime of the floor / picketd over the run, /proc/PID/stat)
@@ -193,7 +196,7 @@ run_no_queue() {
 # Copies picketd's firewall rules: starts it, saves its ruleset, stops it, restores the copy.
 copy_picketd_rules() {
   mkdir -p "$TMP/empty-rules"
-  start_picketd "$TMP/empty-rules" "$TMP/probe.log"
+  start_picketd "$TMP/empty-rules" "$TMP/probe.log" --no-history
   local backend
   backend=$(grep -o 'backend=[a-z]*' "$TMP/probe.log" | head -1 | cut -d= -f2)
   if [[ "$backend" == "nft" ]]; then
@@ -222,20 +225,22 @@ run_floor() {
   teardown_pair
 }
 
-run_picketd() {
-  local rules=$TMP/rules log=$TMP/picketd-$1.log decisions
+run_picketd() {  # run_picketd ROUND SETUP [picketd args...]
+  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history
+  shift 2
   mkdir -p "$rules"
   cat >"$rules/bench-allow.json" <<EOF
 {"name":"bench-allow","enabled":true,"precedence":false,"action":"allow","duration":"always",
  "operator":{"type":"simple","operand":"process.path","data":"$CONNECT_BENCH","sensitive":false}}
 EOF
   setup_pair
-  start_picketd "$rules" "$log" --default-action deny
-  measure picketd "$1"
+  start_picketd "$rules" "$log" --default-action deny "$@"
+  measure "$setup" "$round"
   stop_pid "$DAEMON_PID"; DAEMON_PID=""
   # Default deny: a connection the rule failed to match would have failed connect_bench already.
   decisions=$(grep -c 'decision verdict=allow rule=bench-allow' "$log" || true)
-  echo "$1 $decisions" >>"$TMP/decisions"
+  history=$(grep -o 'counters: history on appended=[0-9]* written=[0-9]* dropped=[0-9]*' "$log" | cut -d' ' -f5- || true)
+  echo "$setup $round $decisions ${history:--}" >>"$TMP/decisions"
   teardown_pair
 }
 
@@ -245,7 +250,9 @@ echo "e2e_connect: N=$COUNT warmup=$WARMUP rounds=$ROUNDS queue=$QUEUE_NUM build
 for round in $(seq "$ROUNDS"); do
   echo "e2e_connect: round $round: no queue" >&2; run_no_queue "$round"
   echo "e2e_connect: round $round: floor" >&2; run_floor "$round"
-  echo "e2e_connect: round $round: picketd" >&2; run_picketd "$round"
+  echo "e2e_connect: round $round: picketd" >&2; run_picketd "$round" picketd --no-history
+  echo "e2e_connect: round $round: picketd+history" >&2
+  run_picketd "$round" picketd-history --history-path "$TMP/history-$round.db"
 done
 
 # Median of column $2 for setup $1 ("-" when absent).
@@ -256,7 +263,7 @@ median() {
 }
 
 declare -A M
-for setup in no-queue floor picketd; do
+for setup in no-queue floor picketd picketd-history; do
   for col in 3:p50 4:p99 5:mean 6:cps 7:cpu 8:rss; do
     M[$setup.${col#*:}]=$(median "$setup" "${col%%:*}")
   done
@@ -276,6 +283,10 @@ R_P50=$(ratio "${M[picketd.p50]}" "${M[floor.p50]}")
 R_P99=$(ratio "${M[picketd.p99]}" "${M[floor.p99]}")
 R_CPS=$(ratio "${M[picketd.cps]}" "${M[floor.cps]}")
 R_CPU=$(ratio "${M[picketd.cpu]}" "${M[floor.cpu]}")
+H_P50=$(ratio "${M[picketd-history.p50]}" "${M[picketd.p50]}")
+H_P99=$(ratio "${M[picketd-history.p99]}" "${M[picketd.p99]}")
+H_CPS=$(ratio "${M[picketd-history.cps]}" "${M[picketd.cps]}")
+H_CPU=$(ratio "${M[picketd-history.cpu]}" "${M[picketd.cpu]}")
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 
 {
@@ -288,6 +299,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo "| (a) no queue | ${M[no-queue.p50]} | ${M[no-queue.p99]} | ${M[no-queue.mean]} | ${M[no-queue.cps]} | - | - |"
   echo "| (b) NFQUEUE + floor | ${M[floor.p50]} | ${M[floor.p99]} | ${M[floor.mean]} | ${M[floor.cps]} | ${M[floor.cpu]} | $(rss_mb "${M[floor.rss]}") |"
   echo "| (c) NFQUEUE + picketd, allow rule hit | ${M[picketd.p50]} | ${M[picketd.p99]} | ${M[picketd.mean]} | ${M[picketd.cps]} | ${M[picketd.cpu]} | $(rss_mb "${M[picketd.rss]}") |"
+  echo "| (d) (c) + event log | ${M[picketd-history.p50]} | ${M[picketd-history.p99]} | ${M[picketd-history.mean]} | ${M[picketd-history.cps]} | ${M[picketd-history.cpu]} | $(rss_mb "${M[picketd-history.rss]}") |"
   echo
   echo "| target (picketd vs floor) | measured | target | met |"
   echo "|---|---:|---:|---|"
@@ -296,8 +308,12 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo "| new connections/s | ${R_CPS}× | ≥ 0.90× | $(verdict "$R_CPS" ">=" 0.90) |"
   echo "| daemon CPU per connection | ${R_CPU}× | ≤ 2× | $(verdict "$R_CPU" "<=" 2.0) |"
   echo
+  echo
+  echo "Event log on vs off (d / c): p50 ${H_P50}×, p99 ${H_P99}×, conns/s ${H_CPS}×, daemon CPU ${H_CPU}×."
+  echo
   echo "picketd allow decisions logged per round (connects per round: $((COUNT + WARMUP))):" \
-       "$(awk '{ printf "%s%s", sep, $2; sep = ", " }' "$TMP/decisions")."
+       "$(awk '{ printf "%s%s %s r%s", sep, $3, $1, $2; sep = ", " }' "$TMP/decisions")."
+  echo "Event log rows per round (d): $(awk '$1 == "picketd-history" { printf "%s%s", sep, $4 " " $5 " " $6; sep = "; " }' "$TMP/decisions")."
 } | tee "${OUTPUT:-/dev/null}"
 if (( ROUNDS > 1 )); then
   echo >&2

@@ -60,6 +60,76 @@ Status ParseUnsignedKey(std::string_view origin, const QString& key, const QJson
   return OkStatus();
 }
 
+// Keys of the DNS stage and the event log.
+Status ApplyDnsOrHistoryKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
+  if (key == "dns_enabled") {
+    if (!v.isBool()) return KeyError(origin, key, "expected true or false, got " + Describe(v));
+    c->dns_enabled = v.toBool();
+    return OkStatus();
+  }
+  if (key == "dns_queue_num") {
+    return ParseUnsignedKey(origin, key, v, 0, 65535, [c](uint64_t n) { c->dns_queue_num = static_cast<uint16_t>(n); });
+  }
+  if (key == "dns_cache_max_names") {
+    return ParseUnsignedKey(origin, key, v, 1, 10000000, [c](uint64_t n) { c->dns_cache_max_names = static_cast<uint32_t>(n); });
+  }
+  if (key == "dns_min_ttl") {
+    return ParseUnsignedKey(origin, key, v, 0, 604800, [c](uint64_t n) { c->dns_min_ttl = static_cast<uint32_t>(n); });
+  }
+  if (key == "dns_max_ttl") {
+    return ParseUnsignedKey(origin, key, v, 1, 604800, [c](uint64_t n) { c->dns_max_ttl = static_cast<uint32_t>(n); });
+  }
+  if (key == "history_path") {
+    auto s = AsString(origin, key, v);
+    if (!s.ok()) return s.error();
+    c->history_path = *s;
+    return OkStatus();
+  }
+  if (key == "history_max_age_days") {
+    return ParseUnsignedKey(origin, key, v, 0, 36500, [c](uint64_t n) { c->history_max_age_days = static_cast<uint32_t>(n); });
+  }
+  if (key == "history_max_rows") {
+    return ParseUnsignedKey(origin, key, v, 0, 1ull << 40, [c](uint64_t n) { c->history_max_rows = n; });
+  }
+  if (key == "history_queue_len") {
+    return ParseUnsignedKey(origin, key, v, 1, 1u << 24, [c](uint64_t n) { c->history_queue_len = static_cast<uint32_t>(n); });
+  }
+  return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
+}
+
+// Keys of the exec-event store and the checksum worker.
+Status ApplyProcessKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
+  if (key == "process_monitor") return ParseEnumKey(origin, key, v, &ParseProcessMonitor, &c->process_monitor);
+  if (key == "process_exit_grace_seconds") {
+    return ParseUnsignedKey(origin, key, v, 1, 86400, [c](uint64_t n) { c->process_exit_grace_seconds = static_cast<uint32_t>(n); });
+  }
+  if (key == "process_sweep_seconds") {
+    return ParseUnsignedKey(origin, key, v, 1, 86400, [c](uint64_t n) { c->process_sweep_seconds = static_cast<uint32_t>(n); });
+  }
+  if (key == "process_max_entries") {
+    return ParseUnsignedKey(origin, key, v, 64, 1u << 22, [c](uint64_t n) { c->process_max_entries = static_cast<uint32_t>(n); });
+  }
+  if (key == "process_max_exited") {
+    return ParseUnsignedKey(origin, key, v, 0, 1u << 22, [c](uint64_t n) { c->process_max_exited = static_cast<uint32_t>(n); });
+  }
+  if (key == "process_ring_buffer_kib") {
+    auto n = AsUnsigned(origin, key, v, 1u << 20);
+    if (!n.ok()) return n.error();
+    if (*n < 64 || (*n & (*n - 1)) != 0) {
+      return KeyError(origin, key, "must be a power of two from 64 to 1048576, got " + std::to_string(*n));
+    }
+    c->process_ring_buffer_kib = static_cast<uint32_t>(*n);
+    return OkStatus();
+  }
+  if (key == "checksum_cache_entries") {
+    return ParseUnsignedKey(origin, key, v, 1, 1u << 20, [c](uint64_t n) { c->checksum_cache_entries = static_cast<uint32_t>(n); });
+  }
+  if (key == "checksum_max_waiting_packets") {
+    return ParseUnsignedKey(origin, key, v, 1, 1u << 20, [c](uint64_t n) { c->checksum_max_waiting_packets = static_cast<uint32_t>(n); });
+  }
+  return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
+}
+
 Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
   if (key == "rules_dir") {
     auto s = AsString(origin, key, v);
@@ -87,6 +157,10 @@ Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v
     if (*n == 0 || (*n & (*n - 1)) != 0) return KeyError(origin, key, "must be a single bit (a power of two), got " + std::to_string(*n));
     c->reject_mark = static_cast<uint32_t>(*n);
     return OkStatus();
+  }
+  if (key.startsWith("process_") || key.startsWith("checksum_")) return ApplyProcessKey(origin, key, v, c);
+  if (key.startsWith("dns_") || key.startsWith("history_")) {
+    return ApplyDnsOrHistoryKey(origin, key, v, c);
   }
   return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,7 @@
 #include "common/result.h"
 #include "netfilter/fail_mode.h"
 #include "netfilter/firewall.h"
+#include "process/process_source.h"
 
 namespace picket {
 
@@ -33,6 +35,34 @@ struct Config {
   uint32_t queue_max_len = 4096;      // packets the kernel holds for picketd before fail mode applies
   uint32_t queue_copy_range = 160;    // bytes of each packet copied to picketd (headers only)
   uint32_t reject_mark = 0x00400000;  // packet-mark bit that carries "reject" to the firewall's reject chain
+
+  // Host names from DNS answers (daemon/dns/).
+  bool dns_enabled = true;                  // queue DNS responses and learn IP → name
+  std::optional<uint16_t> dns_queue_num;    // unset: queue_num + 1
+  uint32_t dns_cache_max_names = 100000;    // (address, name) pairs kept
+  uint32_t dns_min_ttl = 300;               // seconds a learned name lives at least
+  uint32_t dns_max_ttl = 86400;             // seconds a learned name lives at most
+
+  // The event log of decisions (daemon/storage/).
+  std::string history_path = "/var/lib/picket/history.db";  // empty: history off
+  uint32_t history_max_age_days = 30;       // 0: no age limit
+  uint64_t history_max_rows = 1000000;      // 0: no row limit
+  uint32_t history_queue_len = 65536;       // decisions waiting for the writer; beyond: dropped, counted
+
+  // The exec-event store and checksums (daemon/process/).
+  ProcessMonitor process_monitor = ProcessMonitor::kAuto;  // auto | ebpf | proc-connector | proc
+  uint32_t process_exit_grace_seconds = 120;  // an ended process stays known this long (late packets)
+  uint32_t process_sweep_seconds = 60;        // period of the eviction / liveness sweep
+  uint32_t process_max_entries = 32768;       // processes kept (live + ended)
+  uint32_t process_max_exited = 8192;         // ended processes kept
+  uint32_t process_ring_buffer_kib = 8192;    // eBPF ring buffer size (power of two)
+  uint32_t checksum_cache_entries = 4096;     // file versions whose digests are kept
+  uint32_t checksum_max_waiting_packets = 4096;  // packets held for a digest; beyond: decided without it
+
+  // The DNS queue number in effect (dns_queue_num, else queue_num + 1 wrapping to 0).
+  uint16_t EffectiveDnsQueueNum() const {
+    return dns_queue_num.value_or(static_cast<uint16_t>(queue_num + 1));
+  }
 };
 
 // Parses a JSON object of config keys on top of `base`. `origin` names the source (the file path)

@@ -34,6 +34,33 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->reject_mark, 256u);
 }
 
+TEST(ConfigTest, DnsAndHistoryKeys) {
+  auto defaults = ParseConfig("{\"queue_num\": 4}", "test.json");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->dns_enabled);
+  EXPECT_EQ(defaults->EffectiveDnsQueueNum(), 5) << "default: queue_num + 1";
+  EXPECT_EQ(defaults->history_path, "/var/lib/picket/history.db");
+  auto c = ParseConfig(R"({"dns_enabled":false,"dns_queue_num":9,"dns_cache_max_names":10,"dns_min_ttl":0,
+      "dns_max_ttl":60,"history_path":"/tmp/h.db","history_max_age_days":7,"history_max_rows":5000,
+      "history_queue_len":16})", "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FALSE(c->dns_enabled);
+  EXPECT_EQ(c->EffectiveDnsQueueNum(), 9);
+  EXPECT_EQ(c->dns_cache_max_names, 10u);
+  EXPECT_EQ(c->dns_min_ttl, 0u);
+  EXPECT_EQ(c->dns_max_ttl, 60u);
+  EXPECT_EQ(c->history_path, "/tmp/h.db");
+  EXPECT_EQ(c->history_max_age_days, 7u);
+  EXPECT_EQ(c->history_max_rows, 5000u);
+  EXPECT_EQ(c->history_queue_len, 16u);
+  auto bad = ParseConfig(R"({"dns_enabled":"yes"})", "f.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("key 'dns_enabled'"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(ParseConfig(R"({"dns_cache_max_names":0})", "f.json").ok());
+  EXPECT_FALSE(ParseConfig(R"({"dns_typo":1})", "f.json").ok());
+  EXPECT_FALSE(ParseConfig(R"({"history_typo":1})", "f.json").ok());
+}
+
 TEST(ConfigTest, OverlaysOnBase) {
   Config base;
   base.queue_num = 9;
@@ -66,6 +93,30 @@ TEST(ConfigTest, ErrorsNameFileKeyAndProblem) {
   ExpectError(R"({"rules_dir":5})", "expected a string");
   ExpectError(R"({"reject_mark":3})", "single bit");
   ExpectError(R"({"queue_copy_range":10})", "at least 64");
+}
+
+TEST(ConfigTest, ProcessStoreKeys) {
+  auto c = ParseConfig(R"({"process_monitor":"proc-connector","process_exit_grace_seconds":300,
+                           "process_sweep_seconds":15,"process_max_entries":1000,"process_max_exited":10,
+                           "process_ring_buffer_kib":1024,"checksum_cache_entries":64,
+                           "checksum_max_waiting_packets":8})",
+                       "test.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->process_monitor, ProcessMonitor::kProcConnector);
+  EXPECT_EQ(c->process_exit_grace_seconds, 300u);
+  EXPECT_EQ(c->process_sweep_seconds, 15u);
+  EXPECT_EQ(c->process_max_entries, 1000u);
+  EXPECT_EQ(c->process_max_exited, 10u);
+  EXPECT_EQ(c->process_ring_buffer_kib, 1024u);
+  EXPECT_EQ(c->checksum_cache_entries, 64u);
+  EXPECT_EQ(c->checksum_max_waiting_packets, 8u);
+  EXPECT_EQ(Config{}.process_monitor, ProcessMonitor::kAuto);
+  auto bad = ParseConfig(R"({"process_monitor":"kprobe"})", "test.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'process_monitor'"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(ParseConfig(R"({"process_ring_buffer_kib":1000})", "t").ok()) << "not a power of two";
+  EXPECT_FALSE(ParseConfig(R"({"process_sweep_seconds":0})", "t").ok());
+  EXPECT_FALSE(ParseConfig(R"({"process_typo":1})", "t").ok());
 }
 
 TEST(ConfigTest, MissingFileNamesThePath) {

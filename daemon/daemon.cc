@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <QCoreApplication>
+#include <algorithm>
 
 namespace picket {
 namespace {
@@ -30,20 +31,39 @@ Daemon::~Daemon() {
 }
 
 Status Daemon::Start() {
-  auto loaded = RuleSet::LoadDirectory(config_.rules_dir);
-  if (!loaded.ok()) return Error{"rules: " + loaded.error().message};
-  for (const LoadProblem& problem : loaded->problems) {
-    PLOG(kWarn) << "rule file " << problem.ToString() << " (skipped)";
-  }
-  rules_ = std::make_unique<RuleSet>(std::move(loaded->rules));
-  PLOG(kInfo) << "rules: " << rules_->size() << " loaded from " << config_.rules_dir << ", "
-              << loaded->problems.size() << " file(s) skipped; default action "
+  // First: every thread started below (checksum worker, event-log writer …) inherits this mask, so
+  // SIGINT/SIGTERM/SIGHUP only ever reach the signalfd, never kill picketd through another thread.
+  if (Status s = BlockTerminationSignals(); !s.ok()) return s;
+  users_ = std::make_unique<SystemUserDirectory>();
+  rules_ = std::make_unique<RuleEngine>(RuleEngineOptions{config_.rules_dir, users_.get(), &SystemRuleClock(),
+                                                          /*remove_ended_files=*/true});
+  if (Status s = rules_->Reload(); !s.ok()) return Error{"rules: " + s.error().message};
+  LogRuleProblems();
+  PLOG(kInfo) << "rules: " << rules_->current()->size() << " loaded from " << config_.rules_dir << ", "
+              << rules_->problems().size() << " problem(s); default action "
               << ActionName(decider_.default_action());
+  auto watcher = RuleWatcher::Start(*rules_, RuleWatcherOptions{},
+                                    [this](const RuleChangeReport& report) { OnRulesChanged(report); });
+  if (watcher.ok()) {
+    rule_watcher_ = std::move(*watcher);
+  } else {
+    PLOG(kWarn) << "rules: hot reload unavailable: " << watcher.error().message;
+  }
 
-  auto attributor = ProcfsAttributor::Create(ProcfsAttributorOptions{});
+  auto process = ProcessStage::Start(config_);
+  if (!process.ok()) return process.error();
+  process_ = std::move(*process);
+  process_->ApplyRules(*rules_->current());
+  process_->SetOnResumed([this] { OnDecisionsResumed(); });
+
+  ProcfsAttributorOptions attributor_options;
+  attributor_options.resolver = process_->resolver();
+  auto attributor = ProcfsAttributor::Create(attributor_options);
   if (!attributor.ok()) return Error{"attribution: " + attributor.error().message};
   attributor_ = std::move(*attributor);
-  PLOG(kInfo) << "attribution: sock_diag + /proc fd scan";
+  PLOG(kInfo) << "attribution: sock_diag + /proc fd scan find the PID, the exec-event store describes the process";
+
+  names_ = NamesAndHistory::Start(config_);
 
   QueueOptions queue_options;
   queue_options.queue_num = config_.queue_num;
@@ -54,13 +74,12 @@ Status Daemon::Start() {
   if (!queue.ok()) return Error{"queue: " + queue.error().message};
   queue_ = std::move(*queue);
 
-  if (Status s = BlockTerminationSignals(); !s.ok()) return s;
-
   FirewallOptions firewall_options;
   firewall_options.queue_num = config_.queue_num;
   firewall_options.fail_mode = config_.fail_mode;
   firewall_options.reject_mark = config_.reject_mark;
   firewall_options.backend = config_.firewall_backend;
+  firewall_options.dns_queue_num = names_->dns_queue_num();
   auto firewall = Firewall::Install(firewall_options);
   if (!firewall.ok()) return Error{"firewall: " + firewall.error().message};
   firewall_ = std::move(*firewall);
@@ -115,6 +134,7 @@ void Daemon::DrainQueue() {
   // the queue is unbound; decide them by the rules instead.
   auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
   if (!handled.ok()) PLOG(kWarn) << "queue: draining: " << handled.error().message;
+  if (process_) process_->ReleaseAll();  // packets still waiting for a digest: decided now
   Status sent = queue_->SendVerdicts();
   if (!sent.ok()) PLOG(kWarn) << "queue: draining: " << sent.error().message;
 }
@@ -126,13 +146,41 @@ void Daemon::HandlePacket(const QueuedPacket& packet) {
     PLOG(kWarn) << "decision verdict=" << ActionName(decision.action) << " rule=default unparsed packet: "
                 << packet.flow.error().message;
     ApplyDecision(packet, decision);
+    names_->RecordUnparsed(decision);
     return;
   }
+  Attribution attribution = attributor_->Attribute(*packet.flow);
+  if (process_->gate().NeedsWait(attribution)) {
+    // A rule needs the executable's digest, which the checksum worker is computing: this packet
+    // waits without a verdict (the kernel holds it) and is decided when the digest is ready;
+    // other packets go on. The payload is copied: it points into the queue's receive buffer.
+    auto payload = std::make_shared<std::vector<uint8_t>>(packet.payload.begin(), packet.payload.end());
+    process_->gate().Park(std::move(attribution), [this, held = packet, payload](Attribution resumed) mutable {
+      held.payload = std::span<const uint8_t>(*payload);
+      DecidePacket(held, resumed);
+    });
+    return;
+  }
+  DecidePacket(packet, attribution);
+}
+
+void Daemon::DecidePacket(const QueuedPacket& packet, const Attribution& attribution) {
   const Flow& flow = *packet.flow;
-  const Attribution attribution = attributor_->Attribute(flow);
-  const Decision decision = decider_.Decide(*rules_, Connection{flow, attribution});
+  const std::vector<std::string>* hosts = names_->HostsFor(flow, packet.payload);
+  const Decision decision = decider_.Decide(*rules_->current(), Connection{flow, attribution, hosts});
   ApplyDecision(packet, decision);
-  if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution);
+  if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution) << NamesAndHistory::HostField(hosts);
+  names_->Record(decision, flow, attribution, hosts);
+}
+
+void Daemon::OnDecisionsResumed() {
+  if (!queue_) return;
+  Status sent = queue_->SendVerdicts();
+  log::Flush();
+  if (!sent.ok()) {
+    PLOG(kError) << "queue: sending verdicts: " << sent.error().message;
+    Shutdown(1);
+  }
 }
 
 void Daemon::ApplyDecision(const QueuedPacket& packet, const Decision& decision) {
@@ -149,6 +197,36 @@ void Daemon::ApplyDecision(const QueuedPacket& packet, const Decision& decision)
       queue_->AddVerdict(packet.id, Verdict::kAccept, packet.mark | config_.reject_mark);
       break;
   }
+}
+
+void Daemon::LogRuleProblems() {
+  std::vector<std::string> now;
+  for (const LoadProblem& problem : rules_->problems()) {
+    // An error without a previous good version means the rule is not in force.
+    const bool skipped = problem.severity == LoadProblem::Severity::kError &&
+                         problem.reason.find("previous version stays active") == std::string::npos;
+    now.push_back(problem.ToString() + (skipped ? " (skipped)" : ""));
+  }
+  for (const std::string& problem : now) {
+    if (std::find(logged_rule_problems_.begin(), logged_rule_problems_.end(), problem) == logged_rule_problems_.end()) {
+      PLOG(kWarn) << "rule file " << problem;
+    }
+  }
+  logged_rule_problems_ = std::move(now);
+}
+
+void Daemon::OnRulesChanged(const RuleChangeReport& report) {
+  if (!report.status.ok()) {
+    PLOG(kError) << "rules: reload failed, keeping the current rules: " << report.status.error().message;
+  }
+  for (const std::string& name : report.ended) PLOG(kInfo) << "rules: rule " << name << " ended";
+  if (report.kind == RuleChange::kReloaded) LogRuleProblems();
+  if (report.rules_replaced && process_) process_->ApplyRules(*rules_->current());
+  if (report.rules_replaced) {
+    PLOG(kInfo) << "rules: " << rules_->current()->size() << " active after "
+                << (report.kind == RuleChange::kReloaded ? "reload" : "expiry");
+  }
+  log::Flush();
 }
 
 void Daemon::Shutdown(int exit_code) {
@@ -172,6 +250,7 @@ Status Daemon::Stop() {
   stopped_ = true;
   queue_notifier_.reset();
   signal_notifier_.reset();
+  rule_watcher_.reset();
   Status result;
   if (firewall_) {
     result = firewall_->Remove();
@@ -182,6 +261,14 @@ Status Daemon::Stop() {
     DrainQueue();
     LogCounters();
     queue_.reset();
+  }
+  if (process_) {
+    process_->LogCounters();
+    process_.reset();
+  }
+  if (names_) {
+    names_->Stop();
+    names_->LogCounters();
   }
   log::Flush();
   return result;

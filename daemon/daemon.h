@@ -14,10 +14,14 @@
 
 #include "common/unique_fd.h"
 #include "config.h"
+#include "names_and_history.h"
 #include "netfilter/firewall.h"
 #include "netfilter/nfqueue.h"
 #include "process/attributor.h"
-#include "rules/rule_set.h"
+#include "process_stage.h"
+#include "rules/rule_engine.h"
+#include "rules/rule_watcher.h"
+#include "rules/users.h"
 #include "verdict/decider.h"
 
 namespace picket {
@@ -45,16 +49,27 @@ class Daemon {
   void OnSignal();
   void DrainQueue();
   void HandlePacket(const QueuedPacket& packet);
+  // Decides an attributed packet (at once, or when a held digest is ready), logs and records it.
+  void DecidePacket(const QueuedPacket& packet, const Attribution& attribution);
+  // Sends the verdicts of decisions resumed by the checksum worker.
+  void OnDecisionsResumed();
   void ApplyDecision(const QueuedPacket& packet, const Decision& decision);
   void Shutdown(int exit_code);
   void LogCounters() const;
+  void OnRulesChanged(const RuleChangeReport& report);
+  void LogRuleProblems();
 
   Config config_;
   Decider decider_;
-  std::unique_ptr<RuleSet> rules_;
+  std::unique_ptr<SystemUserDirectory> users_;
+  std::unique_ptr<RuleEngine> rules_;         // current() is the rule set packets are decided by
+  std::unique_ptr<RuleWatcher> rule_watcher_;  // hot reload of the rules and list directories
+  std::vector<std::string> logged_rule_problems_;
+  std::unique_ptr<ProcessStage> process_;  // exec-event store, checksums, decisions waiting for a digest
   std::unique_ptr<Attributor> attributor_;
   std::unique_ptr<NfQueue> queue_;
   std::unique_ptr<Firewall> firewall_;
+  std::unique_ptr<NamesAndHistory> names_;  // DNS names (dest.host) and the event log of decisions
   UniqueFd signal_fd_;
   std::unique_ptr<QSocketNotifier> queue_notifier_;
   std::unique_ptr<QSocketNotifier> signal_notifier_;

@@ -24,6 +24,8 @@ struct Options {
   QCommandLineOption fail_closed{"fail-closed", "Block new connections while picketd is not running."};
   QCommandLineOption log_level{"log-level", "error, warn, info or debug.", "LEVEL"};
   QCommandLineOption firewall_backend{"firewall-backend", "auto, nft or iptables.", "BACKEND"};
+  QCommandLineOption history_path{"history-path", "SQLite event log of decisions.", "FILE"};
+  QCommandLineOption no_history{"no-history", "Keep no event log of decisions."};
 };
 
 int Fail(int code, const std::string& message) {
@@ -60,6 +62,14 @@ picket::Status ApplyOverrides(const QCommandLineParser& parser, const Options& o
     if (!b.ok()) return Error{"--firewall-backend: " + b.error().message};
     config->firewall_backend = *b;
   }
+  if (parser.isSet(o.history_path) && parser.isSet(o.no_history)) {
+    return Error{"--history-path and --no-history exclude each other"};
+  }
+  if (parser.isSet(o.history_path)) {
+    if (value(o.history_path).empty()) return Error{"--history-path: expected a file name"};
+    config->history_path = value(o.history_path);
+  }
+  if (parser.isSet(o.no_history)) config->history_path.clear();
   return picket::OkStatus();
 }
 
@@ -76,7 +86,7 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   Options o;
   parser.addOptions({o.config, o.rules_dir, o.default_action, o.queue_num, o.fail_open, o.fail_closed, o.log_level,
-                     o.firewall_backend});
+                     o.firewall_backend, o.history_path, o.no_history});
   if (!parser.parse(QCoreApplication::arguments())) return Fail(kExitUsage, parser.errorText().toStdString());
   if (parser.isSet("help")) parser.showHelp(0);
   if (parser.isSet("version")) parser.showVersion();

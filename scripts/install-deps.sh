@@ -22,6 +22,10 @@ PACKAGES=(
   nftables iptables iproute2 conntrack
   # procps: ps/pgrep-free process checks in tests use /proc directly, but `sysctl` is handy
   procps
+  # dnsmasq-base: the DNS server of the host-name end-to-end tests (tests/integration/dns_e2e_test.cc),
+  # run in the server namespace on its own config file. The -base package has the binary only: unlike
+  # `dnsmasq` it installs no system service that would take port 53 on this machine.
+  dnsmasq-base
 )
 
 missing=()

@@ -11,14 +11,20 @@
 //      (picketd's "reject" verdict = accept + that bit) are rejected: TCP with a TCP reset,
 //      ICMP/ICMPv6 with "administratively prohibited" (so `ping` reports a filter, not a closed
 //      port), everything else with ICMP/ICMPv6 port unreachable.
+//   3. dns    — only when `dns_queue_num` is set: INPUT hook at mangle priority: UDP and TCP packets
+//      from source port 53 that are replies of a connection this host opened (conntrack state
+//      established, direction reply), IPv4 and IPv6, go to NFQUEUE `dns_queue_num`, ALWAYS with
+//      `bypass` (DNS keeps working whatever the fail mode when picketd is not reading); picketd
+//      learns the answers and accepts every one of them.
 //   Nothing outside Picket's own table/chains is touched, except one jump per built-in chain
 //   (iptables backend).
 // Backends:
-//   nft      — table `inet picket` with base chains `output_queue` (priority mangle) and
-//              `output_reject` (priority filter), loaded through libnftables in one transaction that
+//   nft      — table `inet picket` with base chains `output_queue` (priority mangle),
+//              `output_reject` (priority filter) and `input_dns` (hook input, priority mangle), loaded through libnftables in one transaction that
 //              also replaces a stale table atomically. Needs the kernel's nft `queue` expression.
 //   iptables — chains PICKET_OUTPUT (table mangle) and PICKET_REJECT (table filter) with the xt
-//              NFQUEUE / REJECT targets, jumped to from the first rule of OUTPUT; one
+//              NFQUEUE / REJECT targets, jumped to from the first rule of OUTPUT, and PICKET_DNS
+//              (table mangle) jumped to from the first rule of INPUT; one
 //              `iptables-restore -w --noflush` and one `ip6tables-restore -w --noflush` carry both tables.
 //   kAuto picks nft when the kernel accepts its `queue` statement, else iptables.
 // Ownership: a Firewall owns the rules it installed; its destructor removes them when Remove() has
@@ -27,6 +33,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,6 +49,7 @@ struct FirewallOptions {
   FailMode fail_mode = FailMode::kOpen;  // kOpen → queue "bypass"
   uint32_t reject_mark = 0x00400000;     // one bit; packets verdicted with this bit set are REJECTED
   FirewallBackendChoice backend = FirewallBackendChoice::kAuto;
+  std::optional<uint16_t> dns_queue_num;  // set: rule 3 (DNS responses to this queue, always bypass)
 };
 
 class Firewall {

@@ -575,5 +575,40 @@ TEST_F(FirewallNetnsTest, NftBackendInstallsAndRemoves) {
   ExpectNoPicketRules();
 }
 
+// ---- DNS response interception (rule 3) ----
+
+TEST_F(FirewallNetnsTest, IptablesDnsChainFromInputInBothFamiliesAndRemoved) {
+  FirewallOptions o = IptablesOptions(FailMode::kClosed);
+  o.dns_queue_num = 5;
+  auto fw = Firewall::Install(o);
+  ASSERT_TRUE(fw.ok()) << fw.error().message;
+  for (IpFamily family : {IpFamily::kIpv4, IpFamily::kIpv6}) {
+    const std::string mangle = Table(Save(family), "mangle");
+    EXPECT_EQ(CountLines(mangle, ":PICKET_DNS -"), 1) << mangle;
+    EXPECT_EQ(FirstRule(mangle, "INPUT"), "-A INPUT -j PICKET_DNS") << mangle;
+    for (const std::string& rule : IptablesDnsRules(o)) EXPECT_EQ(CountLines(mangle, rule), 1) << rule << "\n" << mangle;
+  }
+  auto again = Firewall::Install(o);  // a second install (stale rules of a crashed run) leaves one copy
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(CountLines(Table(Save(IpFamily::kIpv4), "mangle"), "-A INPUT -j PICKET_DNS"), 1);
+  ASSERT_TRUE((*again)->Remove().ok());
+  ExpectNoPicketRules();
+  EXPECT_TRUE((*fw)->Remove().ok());
+}
+
+TEST_F(FirewallNetnsTest, NftDnsChainMatchesPassTheKernelCheck) {
+  FirewallOptions o;
+  o.dns_queue_num = 8;
+  std::string chain = NftChain(BuildNftTable(o), "input_dns");
+  ASSERT_NE(chain.find("ct direction reply"), std::string::npos) << chain;
+  if (!NftQueueSupported()) {
+    // Without nft's queue statement, check everything but the queue verdict.
+    for (size_t at; (at = chain.find("queue num 8 bypass")) != std::string::npos;) chain.replace(at, 18, "accept");
+  }
+  Status checked = RunNftTransaction("check input_dns", "table inet picket {\n" + chain + "}\n", NftRunMode::kCheckOnly);
+  EXPECT_TRUE(checked.ok()) << checked.error().message;
+  EXPECT_EQ(RunOk({"nft", "list", "ruleset"}), "");
+}
+
 }  // namespace
 }  // namespace picket

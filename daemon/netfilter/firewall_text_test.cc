@@ -219,5 +219,97 @@ TEST(IptablesScriptTest, RemoveOnlyWhatIsPresent) {
   EXPECT_EQ(BuildIptablesRemoveScript(only_reject_chain), "*filter\n-F PICKET_REJECT\n-X PICKET_REJECT\nCOMMIT\n");
 }
 
+// ---- DNS response interception (rule 3) ----
+
+TEST(NftRulesetTest, DnsResponsesGoToTheirOwnQueueAlwaysWithBypass) {
+  FirewallOptions o = Options(7, FailMode::kClosed, 0x400000);
+  EXPECT_EQ(BuildNftTable(o).find("input_dns"), std::string::npos) << "no DNS chain unless asked for";
+  o.dns_queue_num = 8;
+  const std::string t = BuildNftTable(o);
+  EXPECT_NE(t.find("\tchain input_dns {\n"
+                   "\t\ttype filter hook input priority mangle; policy accept;\n"
+                   "\t\tudp sport 53 ct state established ct direction reply queue num 8 bypass\n"
+                   "\t\ttcp sport 53 ct state established ct direction reply queue num 8 bypass\n"
+                   "\t}\n}\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("== syn queue num 7\n"), std::string::npos) << "fail-closed main queue keeps no bypass: " << t;
+}
+
+TEST(IptablesRulesTest, DnsRulesAlwaysBypass) {
+  FirewallOptions o = Options(0, FailMode::kClosed, 0x400000);
+  EXPECT_TRUE(IptablesDnsRules(o).empty());
+  o.dns_queue_num = 1;
+  EXPECT_EQ(IptablesDnsRules(o),
+            (std::vector<std::string>{
+                "-A PICKET_DNS -p udp -m udp --sport 53 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE "
+                "--queue-num 1 --queue-bypass",
+                "-A PICKET_DNS -p tcp -m tcp --sport 53 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE "
+                "--queue-num 1 --queue-bypass",
+            }));
+}
+
+constexpr char kSaveWithDnsChain[] =
+    "*mangle\n"
+    ":INPUT ACCEPT [0:0]\n"
+    ":OUTPUT ACCEPT [0:0]\n"
+    ":PICKET_DNS - [0:0]\n"
+    ":PICKET_OUTPUT - [0:0]\n"
+    "-A INPUT -j PICKET_DNS\n"
+    "-A OUTPUT -j PICKET_OUTPUT\n"
+    "-A PICKET_DNS -p udp -m udp --sport 53 -j NFQUEUE --queue-num 1 --queue-bypass\n"
+    "COMMIT\n";
+
+TEST(IptablesSaveTest, FindsTheDnsChainAndItsJump) {
+  const IptablesPicketState s = ParseIptablesSave(kSaveWithDnsChain);
+  EXPECT_TRUE(s.dns_chain);
+  EXPECT_EQ(s.dns_jumps, (std::vector<std::string>{"-A INPUT -j PICKET_DNS"}));
+  EXPECT_EQ(s.queue_jumps, (std::vector<std::string>{"-A OUTPUT -j PICKET_OUTPUT"}));
+  IptablesPicketState only_dns;
+  only_dns.dns_chain = true;
+  EXPECT_FALSE(only_dns.empty());
+}
+
+TEST(IptablesScriptTest, InstallWithDnsAddsTheChainInTheSameMangleCommit) {
+  FirewallOptions o = Options(0, FailMode::kOpen, 0x400000);
+  o.dns_queue_num = 1;
+  const std::string script = BuildIptablesInstallScript(IpFamily::kIpv4, o, ParseIptablesSave(kSaveWithDnsChain));
+  const std::string mangle = script.substr(0, script.find("COMMIT\n") + 7);
+  EXPECT_EQ(mangle,
+            "*mangle\n"
+            ":PICKET_OUTPUT - [0:0]\n"
+            "-D OUTPUT -j PICKET_OUTPUT\n"
+            "-A PICKET_OUTPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j NFQUEUE --queue-num 0 --queue-bypass\n"
+            "-A PICKET_OUTPUT ! -p tcp -m conntrack --ctstate NEW -j NFQUEUE --queue-num 0 --queue-bypass\n"
+            "-I OUTPUT 1 -j PICKET_OUTPUT\n"
+            ":PICKET_DNS - [0:0]\n"
+            "-D INPUT -j PICKET_DNS\n"
+            "-A PICKET_DNS -p udp -m udp --sport 53 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE "
+            "--queue-num 1 --queue-bypass\n"
+            "-A PICKET_DNS -p tcp -m tcp --sport 53 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE "
+            "--queue-num 1 --queue-bypass\n"
+            "-I INPUT 1 -j PICKET_DNS\n"
+            "COMMIT\n");
+}
+
+TEST(IptablesScriptTest, InstallWithoutDnsRemovesAStaleDnsChain) {
+  const std::string script =
+      BuildIptablesInstallScript(IpFamily::kIpv4, FirewallOptions{}, ParseIptablesSave(kSaveWithDnsChain));
+  EXPECT_NE(script.find("-D INPUT -j PICKET_DNS\n-F PICKET_DNS\n-X PICKET_DNS\nCOMMIT\n"), std::string::npos) << script;
+  EXPECT_EQ(script.find(":PICKET_DNS"), std::string::npos) << script;
+}
+
+TEST(IptablesScriptTest, RemoveDeletesTheDnsChainAfterEveryJump) {
+  EXPECT_EQ(BuildIptablesRemoveScript(ParseIptablesSave(kSaveWithDnsChain)),
+            "*mangle\n"
+            "-D OUTPUT -j PICKET_OUTPUT\n"
+            "-D INPUT -j PICKET_DNS\n"
+            "-F PICKET_OUTPUT\n"
+            "-X PICKET_OUTPUT\n"
+            "-F PICKET_DNS\n"
+            "-X PICKET_DNS\n"
+            "COMMIT\n");
+}
+
 }  // namespace
 }  // namespace picket

@@ -149,6 +149,7 @@ IptablesPicketState ParseIptablesSave(std::string_view save_output) {
   std::string_view table;
   const std::string queue_decl = ":" + std::string(kIptablesQueueChain) + " ";
   const std::string reject_decl = ":" + std::string(kIptablesRejectChain) + " ";
+  const std::string dns_decl = ":" + std::string(kIptablesDnsChain) + " ";
   for (std::string_view line : SplitLines(save_output)) {
     if (line.starts_with("*")) {
       table = line.substr(1);
@@ -157,6 +158,8 @@ IptablesPicketState ParseIptablesSave(std::string_view save_output) {
     } else if (table == "mangle") {
       if (line.starts_with(queue_decl)) state.queue_chain = true;
       if (JumpsTo(line, kIptablesQueueChain)) state.queue_jumps.emplace_back(line);
+      if (line.starts_with(dns_decl)) state.dns_chain = true;
+      if (JumpsTo(line, kIptablesDnsChain)) state.dns_jumps.emplace_back(line);
     } else if (table == "filter") {
       if (line.starts_with(reject_decl)) state.reject_chain = true;
       if (JumpsTo(line, kIptablesRejectChain)) state.reject_jumps.emplace_back(line);
@@ -175,6 +178,15 @@ std::vector<std::string> IptablesQueueRules(const FirewallOptions& options) {
       prefix + "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN " + target,
       prefix + "! -p tcp -m conntrack --ctstate NEW " + target,
   };
+}
+
+std::vector<std::string> IptablesDnsRules(const FirewallOptions& options) {
+  if (!options.dns_queue_num) return {};
+  // Replies to this host's own DNS queries; always with bypass, whatever the fail mode.
+  const std::string match = " --sport 53 -m conntrack --ctstate ESTABLISHED --ctdir REPLY -j NFQUEUE --queue-num " +
+                            std::to_string(*options.dns_queue_num) + " --queue-bypass";
+  const std::string prefix = "-A " + std::string(kIptablesDnsChain) + " ";
+  return {prefix + "-p udp -m udp" + match, prefix + "-p tcp -m tcp" + match};
 }
 
 std::vector<std::string> IptablesRejectRules(IpFamily family, const FirewallOptions& options) {
@@ -197,34 +209,53 @@ std::vector<std::string> IptablesRejectRules(IpFamily family, const FirewallOpti
 std::string BuildIptablesInstallScript(IpFamily family, const FirewallOptions& options,
                                        const IptablesPicketState& present) {
   auto section = [](std::string_view table, std::string_view chain, const std::vector<std::string>& stale_jumps,
-                    const std::vector<std::string>& rules) {
+                    const std::vector<std::string>& rules, const std::string& extra) {
     std::string s = "*" + std::string(table) + "\n";
     s += ":" + std::string(chain) + " - [0:0]\n";  // creates the chain, or flushes an existing one
     for (const std::string& jump : stale_jumps) s += "-D" + jump.substr(2) + "\n";
     for (const std::string& rule : rules) s += rule + "\n";
     s += "-I OUTPUT 1 -j " + std::string(chain) + "\n";
+    s += extra;
     s += "COMMIT\n";
     return s;
   };
-  return section("mangle", kIptablesQueueChain, present.queue_jumps, IptablesQueueRules(options)) +
-         section("filter", kIptablesRejectChain, present.reject_jumps, IptablesRejectRules(family, options));
+  // PICKET_DNS lives in the mangle section too, so it changes in the same commit.
+  std::string dns;
+  for (const std::string& jump : present.dns_jumps) dns += "-D" + jump.substr(2) + "\n";
+  const std::string dns_chain(kIptablesDnsChain);
+  if (options.dns_queue_num) {
+    dns = ":" + dns_chain + " - [0:0]\n" + dns;
+    for (const std::string& rule : IptablesDnsRules(options)) dns += rule + "\n";
+    dns += "-I INPUT 1 -j " + dns_chain + "\n";
+  } else if (present.dns_chain) {
+    dns += "-F " + dns_chain + "\n-X " + dns_chain + "\n";
+  }
+  return section("mangle", kIptablesQueueChain, present.queue_jumps, IptablesQueueRules(options), dns) +
+         section("filter", kIptablesRejectChain, present.reject_jumps, IptablesRejectRules(family, options), {});
 }
 
 std::string BuildIptablesRemoveScript(const IptablesPicketState& present) {
-  auto section = [](std::string_view table, std::string_view chain, bool has_chain,
-                    const std::vector<std::string>& jumps) {
-    if (!has_chain && jumps.empty()) return std::string();
-    std::string s = "*" + std::string(table) + "\n";
-    for (const std::string& jump : jumps) s += "-D" + jump.substr(2) + "\n";
-    if (has_chain) {
-      s += "-F " + std::string(chain) + "\n";
-      s += "-X " + std::string(chain) + "\n";
-    }
-    s += "COMMIT\n";
-    return s;
+  struct ChainState {
+    std::string_view chain;
+    bool present;
+    const std::vector<std::string>& jumps;
   };
-  return section("mangle", kIptablesQueueChain, present.queue_chain, present.queue_jumps) +
-         section("filter", kIptablesRejectChain, present.reject_chain, present.reject_jumps);
+  auto section = [](std::string_view table, std::initializer_list<ChainState> chains) {
+    std::string body;
+    for (const ChainState& c : chains) {
+      for (const std::string& jump : c.jumps) body += "-D" + jump.substr(2) + "\n";
+    }
+    for (const ChainState& c : chains) {
+      if (!c.present) continue;
+      body += "-F " + std::string(c.chain) + "\n";
+      body += "-X " + std::string(c.chain) + "\n";
+    }
+    if (body.empty()) return std::string();
+    return "*" + std::string(table) + "\n" + body + "COMMIT\n";
+  };
+  return section("mangle", {{kIptablesQueueChain, present.queue_chain, present.queue_jumps},
+                            {kIptablesDnsChain, present.dns_chain, present.dns_jumps}}) +
+         section("filter", {{kIptablesRejectChain, present.reject_chain, present.reject_jumps}});
 }
 
 Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason) {

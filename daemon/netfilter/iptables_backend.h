@@ -22,6 +22,7 @@ enum class IpFamily : uint8_t { kIpv4, kIpv6 };
 
 inline constexpr std::string_view kIptablesQueueChain = "PICKET_OUTPUT";   // in table mangle
 inline constexpr std::string_view kIptablesRejectChain = "PICKET_REJECT";  // in table filter
+inline constexpr std::string_view kIptablesDnsChain = "PICKET_DNS";        // in table mangle, from INPUT
 
 // Picket's chains and every rule that jumps to them, as found in one family's iptables-save output.
 struct IptablesPicketState {
@@ -29,7 +30,12 @@ struct IptablesPicketState {
   bool reject_chain = false;              // filter has PICKET_REJECT
   std::vector<std::string> queue_jumps;   // mangle rules targeting PICKET_OUTPUT, as saved ("-A OUTPUT -j PICKET_OUTPUT")
   std::vector<std::string> reject_jumps;  // filter rules targeting PICKET_REJECT
-  bool empty() const { return !queue_chain && !reject_chain && queue_jumps.empty() && reject_jumps.empty(); }
+  bool dns_chain = false;                 // mangle has PICKET_DNS
+  std::vector<std::string> dns_jumps;     // mangle rules targeting PICKET_DNS
+  bool empty() const {
+    return !queue_chain && !reject_chain && !dns_chain && queue_jumps.empty() && reject_jumps.empty() &&
+           dns_jumps.empty();
+  }
 };
 
 // Reads iptables-save output (any tables; only mangle and filter matter). Unrecognized lines are
@@ -39,10 +45,13 @@ IptablesPicketState ParseIptablesSave(std::string_view save_output);
 // The rules of PICKET_OUTPUT / PICKET_REJECT as iptables-save prints them ("-A PICKET_OUTPUT ...").
 std::vector<std::string> IptablesQueueRules(const FirewallOptions& options);
 std::vector<std::string> IptablesRejectRules(IpFamily family, const FirewallOptions& options);
+// The rules of PICKET_DNS; empty when options.dns_queue_num is unset.
+std::vector<std::string> IptablesDnsRules(const FirewallOptions& options);
 
 // The restore input that (re)creates both chains — declaring an existing chain flushes it —, deletes
 // every jump to them listed in `present` (stale, from a crashed run) and inserts one jump at the top
-// of each OUTPUT chain. For `<family>-restore -w --noflush`.
+// of each OUTPUT chain; with options.dns_queue_num also PICKET_DNS and its jump at the top of
+// mangle INPUT (without it, a stale PICKET_DNS is removed). For `<family>-restore -w --noflush`.
 std::string BuildIptablesInstallScript(IpFamily family, const FirewallOptions& options,
                                        const IptablesPicketState& present);
 

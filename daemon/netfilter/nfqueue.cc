@@ -223,10 +223,15 @@ std::optional<QueuedPacket> NfQueue::DecodePacket(const nlmsghdr* nlh) {
     packet.flow = Error{"queued packet has no payload"};
     return packet;
   }
-  packet.flow = ParsePacket(std::span<const uint8_t>(
+  auto parsed = ParsePacketWithPayload(std::span<const uint8_t>(
       static_cast<const uint8_t*>(mnl_attr_get_payload(attrs[NFQA_PAYLOAD])),
       mnl_attr_get_payload_len(attrs[NFQA_PAYLOAD])));
-  if (!packet.flow.ok()) return packet;
+  if (!parsed.ok()) {
+    packet.flow = parsed.error();
+    return packet;
+  }
+  packet.flow = std::move(parsed->flow);
+  packet.payload = parsed->payload;
   Flow& flow = *packet.flow;
   if (attrs[NFQA_UID] != nullptr) flow.uid = AttrBe32(attrs[NFQA_UID]);
   if (attrs[NFQA_GID] != nullptr) flow.gid = AttrBe32(attrs[NFQA_GID]);

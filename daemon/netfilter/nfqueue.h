@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct QueuedPacket {
   // Parsed packet with uid/gid (absent = no user socket), in/out ifindex and interface names; or
   // the reason it could not be parsed. Either way the packet needs a verdict.
   Result<Flow> flow = Error{"no payload"};
+  // The transport payload of the captured bytes (after the TCP/UDP header; see ParsePacketWithPayload),
+  // e.g. a DNS message. Points into the queue's receive buffer: valid only during the handler call.
+  std::span<const uint8_t> payload;
 };
 
 struct QueueCounters {

@@ -117,6 +117,16 @@ std::string BuildNftTable(const FirewallOptions& options) {
   t += "\t\t" + marked + " meta l4proto ipv6-icmp reject with icmpv6 type admin-prohibited\n";
   t += "\t\t" + marked + " reject with icmpx type port-unreachable\n";
   t += "\t}\n";
+  if (options.dns_queue_num) {
+    // DNS answers to this host's own queries: learned by picketd, always accepted (bypass).
+    const std::string dns = " sport 53 ct state established ct direction reply queue num " +
+                            std::to_string(*options.dns_queue_num) + " bypass\n";
+    t += "\tchain input_dns {\n";
+    t += "\t\ttype filter hook input priority mangle; policy accept;\n";
+    t += "\t\tudp" + dns;
+    t += "\t\ttcp" + dns;
+    t += "\t}\n";
+  }
   t += "}\n";
   return t;
 }

@@ -205,16 +205,30 @@ Result<Transport> ParseIpv6(std::span<const uint8_t> bytes, Flow& flow) {
 
 }  // namespace
 
-Result<Flow> ParsePacket(std::span<const uint8_t> bytes) {
+Result<ParsedPacket> ParsePacketWithPayload(std::span<const uint8_t> bytes) {
   if (bytes.empty()) return Error{"empty packet"};
   const unsigned version = bytes[0] >> 4;
   if (version != 4 && version != 6) return Error{"bad IP version " + std::to_string(version)};
   const IpFamily family = version == 4 ? IpFamily::kV4 : IpFamily::kV6;
-  Flow flow;
-  auto transport = family == IpFamily::kV4 ? ParseIpv4(bytes, flow) : ParseIpv6(bytes, flow);
+  ParsedPacket packet;
+  auto transport = family == IpFamily::kV4 ? ParseIpv4(bytes, packet.flow) : ParseIpv6(bytes, packet.flow);
   if (!transport.ok()) return transport.error();
-  if (auto status = ParseTransport(*transport, family, flow); !status.ok()) return status.error();
-  return flow;
+  if (auto status = ParseTransport(*transport, family, packet.flow); !status.ok()) return status.error();
+  size_t header_bytes = 0;
+  switch (packet.flow.protocol) {
+    case Protocol::kTcp: header_bytes = (transport->bytes[12] >> 4) * 4u; break;
+    case Protocol::kUdp:
+    case Protocol::kUdpLite: header_bytes = kUdpHeaderBytes; break;
+    default: header_bytes = transport->bytes.size(); break;
+  }
+  packet.payload = transport->bytes.subspan(std::min(header_bytes, transport->bytes.size()));
+  return packet;
+}
+
+Result<Flow> ParsePacket(std::span<const uint8_t> bytes) {
+  auto packet = ParsePacketWithPayload(bytes);
+  if (!packet.ok()) return packet.error();
+  return std::move(packet->flow);
 }
 
 }  // namespace picket

@@ -30,4 +30,14 @@ inline constexpr size_t kMaxIpv6ExtensionHeaders = 8;
 
 Result<Flow> ParsePacket(std::span<const uint8_t> bytes);
 
+// A parsed packet and its transport payload: the captured bytes after the TCP header (data offset)
+// or the UDP / UDPLite header, up to the IP length; empty for other protocols, and clipped (or
+// empty) when the capture ends early. The span points into `bytes`.
+struct ParsedPacket {
+  Flow flow;
+  std::span<const uint8_t> payload;
+};
+
+Result<ParsedPacket> ParsePacketWithPayload(std::span<const uint8_t> bytes);
+
 }  // namespace picket

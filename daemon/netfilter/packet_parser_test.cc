@@ -430,3 +430,34 @@ TEST(PacketParserTest, EveryPrefixEitherFailsOrGivesTheSameFlow) {
 
 }  // namespace
 }  // namespace picket
+
+namespace picket {
+namespace {
+
+std::string PayloadOf(const Bytes& bytes) {
+  auto packet = ParsePacketWithPayload(bytes);
+  if (!packet.ok()) return "<error: " + packet.error().message + ">";
+  return std::string(packet->payload.begin(), packet->payload.end());
+}
+
+TEST(PacketParserTest, PayloadAfterUdpAndTcpHeaders) {
+  EXPECT_EQ(PayloadOf(Ipv4(kUdp, Udp(5353, 53))), "ping");
+  EXPECT_EQ(PayloadOf(Ipv6(kHopByHop, Cat(Extension(kUdp), Udp(5353, 53)))), "ping");
+  // TCP with 8 bytes of options (data offset 7): the payload starts after them.
+  EXPECT_EQ(PayloadOf(Ipv4(kTcp, Cat(Tcp(53, 40000, kAck, 7), Cat(Bytes(8, 0), Bytes{'d', 'n', 's'})))), "dns");
+  EXPECT_EQ(PayloadOf(Ipv4(kTcp, Tcp(1, 2, kSyn))), "");
+  EXPECT_EQ(PayloadOf(Ipv4(kIcmp, Icmp(8, 0))), "");
+}
+
+TEST(PacketParserTest, PayloadStopsAtTheIpLengthAndTheCapture) {
+  Bytes packet = Ipv4(kUdp, Udp(5353, 53));
+  Bytes padded = Cat(packet, Bytes{'x', 'x'});
+  EXPECT_EQ(PayloadOf(padded), "ping") << "bytes beyond the IPv4 total length are not payload";
+  packet.pop_back();
+  EXPECT_EQ(PayloadOf(packet), "pin") << "a capture prefix gives a prefix of the payload";
+  // TCP data offset pointing past the capture: an empty payload, not an overrun.
+  EXPECT_EQ(PayloadOf(Ipv4(kTcp, Tcp(1, 2, kAck, 15))), "");
+}
+
+}  // namespace
+}  // namespace picket

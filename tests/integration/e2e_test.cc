@@ -132,7 +132,9 @@ class PicketE2eTest : public ::testing::Test {
 
   // Starts picketd in the client namespace and waits (bounded) for its "ready:" line.
   ::testing::AssertionResult StartPicketd(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {PICKETD_PATH, "--rules-dir", rules_dir_, "--log-level", "info"};
+    // The event log goes to the test's directory, never to /var/lib/picket.
+    std::vector<std::string> argv = {PICKETD_PATH, "--rules-dir", rules_dir_, "--log-level", "info",
+                                     "--history-path", dir_ + "/history.db"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::string error;
     picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);
@@ -383,6 +385,30 @@ TEST_F(PicketE2eTest, MalformedRuleFileIsReportedAndOthersStillApply) {
   RunResult a = ClientV4(client_a_, "tcp", kAllowedTimeoutMs);
   EXPECT_EQ(a.exit_code, kExitOk) << a.output;
   ExpectDecision({"deny", "deny-client-b", "tcp", kServerDst, client_b_});
+}
+
+// Hot reload: a rule file written, broken and deleted while picketd runs takes effect within a
+// second, and a broken edit keeps the rule's previous version.
+TEST_F(PicketE2eTest, RuleFileEditsTakeEffectWithoutARestart) {
+  ASSERT_TRUE(StartPicketd());
+  ASSERT_EQ(ClientV4(client_b_, "tcp", kAllowedTimeoutMs).exit_code, kExitOk);
+
+  WriteRule("deny-client-b", "deny", "process.path", client_b_);
+  std::this_thread::sleep_for(milliseconds(1000));
+  RunResult denied = ClientV4(client_b_, "tcp", kBlockedTimeoutMs);
+  EXPECT_EQ(denied.exit_code, kExitTimeout) << "the new rule is not in force after 1 s: " << denied.output;
+
+  const std::string file = rules_dir_ + "/deny-client-b.json";
+  ASSERT_TRUE(WriteFile(file, "{\"name\": \"deny-client-b\", \"enabled\": tru"));
+  std::this_thread::sleep_for(milliseconds(1000));
+  RunResult still = ClientV4(client_b_, "tcp", kBlockedTimeoutMs);
+  EXPECT_EQ(still.exit_code, kExitTimeout) << "a broken edit must keep the previous version: " << still.output;
+  EXPECT_NE(Log().find("the previous version stays active"), std::string::npos) << Log();
+
+  ASSERT_TRUE(fs::remove(file));
+  std::this_thread::sleep_for(milliseconds(1000));
+  RunResult allowed = ClientV4(client_b_, "tcp", kAllowedTimeoutMs);
+  EXPECT_EQ(allowed.exit_code, kExitOk) << "the deleted rule still applies after 1 s: " << allowed.output;
 }
 
 TEST_F(PicketE2eTest, MissingRulesDirFailsNamingThePath) {

@@ -1,7 +1,7 @@
 /* picket_test_client: the program whose connections the end-to-end tests let through or block.
  *
  *   picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
- *                      [--wait-peer-close]
+ *                      [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]
  *
  * TCP: connect (bounded by the timeout), send one line, wait for the same line back.
  * UDP: send one datagram, wait for the same datagram back.
@@ -11,22 +11,28 @@
  * timeout) until the server ends the connection (EOF or reset) before closing, so the server's FIN
  * or RST is the connection's last packet. The payload is "<own exe path> <pid> <attempt>\n"; picket_test_server counts what
  * arrives per exe path, so a test can tell which copy of this binary reached it.
+ * With --resolver IPV4, HOST is a name: the client asks that DNS server (UDP port 53, one query of
+ * type A for tcp/udp, AAAA for tcp6/udp6, no search domains, ~1 s timeout, one retry) and uses the
+ * first address of the answer. --resolver-tcp sends the query over TCP instead.
  *
  * Exit codes (of the first attempt that fails, 0 when all succeed):
  *   0 reached and echoed
  *   1 timeout / no answer (also EPERM/EACCES: a local firewall dropped the packet)
  *   2 refused or reset (fast failure: ECONNREFUSED, ECONNRESET)
  *   3 usage or any other error
+ *   4 --resolver given and the name did not resolve (no answer, error, or no address)
  * One line on stdout:
  *   result=<ok|timeout|blocked|refused|error> proto=P dst=H:P ok=K/N elapsed_ms=T [errno=NAME]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum Outcome { kOk = 0, kTimeout = 1, kRefused = 2, kError = 3 };
+enum Outcome { kOk = 0, kTimeout = 1, kRefused = 2, kError = 3, kUnresolved = 4 };
 
 struct Options {
   int family;
@@ -46,6 +52,8 @@ struct Options {
   int count;
   int sport; /* 0 = let the kernel choose */
   int wait_peer_close;
+  const char* resolver; /* NULL: HOST is an address */
+  int resolver_tcp;
 };
 
 struct Attempt {
@@ -57,7 +65,7 @@ struct Attempt {
 static void Usage(void) {
   fprintf(stderr,
           "usage: picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] "
-          "[--sport N] [--wait-peer-close]\n");
+          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]\n");
 }
 
 static long long NowMs(void) {
@@ -93,10 +101,16 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
   o->count = 1;
   o->sport = 0;
   o->wait_peer_close = 0;
+  o->resolver = NULL;
+  o->resolver_tcp = 0;
   for (int i = 4; i < argc; i++) {
     const char* flag = argv[i];
     if (strcmp(flag, "--wait-peer-close") == 0) {
       o->wait_peer_close = 1;
+      continue;
+    }
+    if (strcmp(flag, "--resolver-tcp") == 0) {
+      o->resolver_tcp = 1;
       continue;
     }
     if (i + 1 >= argc) return -1;
@@ -108,6 +122,9 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
       ok = ParseInt(value, 1, 100000, &o->count) == 0;
     } else if (strcmp(flag, "--sport") == 0) {
       ok = ParseInt(value, 1, 65535, &o->sport) == 0;
+    } else if (strcmp(flag, "--resolver") == 0) {
+      o->resolver = value;
+      ok = 1;
     } else {
       ok = 0;
     }
@@ -132,6 +149,44 @@ static int MakeAddress(const struct Options* o, struct sockaddr_storage* ss, soc
     *len = sizeof(*sin6);
   }
   return 0;
+}
+
+/* Resolves o->host through the DNS server o->resolver into `text` (an address for MakeAddress).
+ * Returns 0 on success, -1 when the name did not resolve. */
+static int ResolveName(const struct Options* o, char* text, size_t text_size) {
+  struct __res_state state;
+  memset(&state, 0, sizeof(state));
+  if (res_ninit(&state) != 0) return -1;
+  struct sockaddr_in server;
+  memset(&server, 0, sizeof(server));
+  server.sin_family = AF_INET;
+  server.sin_port = htons(53);
+  if (inet_pton(AF_INET, o->resolver, &server.sin_addr) != 1) {
+    res_nclose(&state);
+    return -1;
+  }
+  state.nsaddr_list[0] = server;
+  state.nscount = 1;
+  state.retrans = 1;
+  state.retry = 2;
+  state.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+  if (o->resolver_tcp) state.options |= RES_USEVC;
+  unsigned char answer[2048];
+  const int type = o->family == AF_INET ? ns_t_a : ns_t_aaaa;
+  const int n = res_nquery(&state, o->host, ns_c_in, type, answer, sizeof(answer));
+  res_nclose(&state);
+  if (n < 0) return -1;
+  ns_msg msg;
+  if (ns_initparse(answer, n, &msg) != 0) return -1;
+  for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+    ns_rr rr;
+    if (ns_parserr(&msg, ns_s_an, i, &rr) != 0) return -1;
+    if ((int)ns_rr_type(rr) != type) continue;
+    const size_t want = o->family == AF_INET ? 4 : 16;
+    if (ns_rr_rdlen(rr) != want) continue;
+    return inet_ntop(o->family, ns_rr_rdata(rr), text, (socklen_t)text_size) != NULL ? 0 : -1;
+  }
+  return -1;
 }
 
 static struct Attempt Failure(int err, const char* what) {
@@ -280,6 +335,7 @@ static const char* OutcomeName(const struct Attempt* a) {
     case kTimeout: return a->err == 0 || a->err == ETIMEDOUT ? "timeout" : "blocked";
     case kRefused: return "refused";
     case kError: return "error";
+    case kUnresolved: return "unresolved";
   }
   return "error";
 }
@@ -295,6 +351,15 @@ int main(int argc, char** argv) {
   if (ParseArgs(argc, argv, &o) != 0) {
     Usage();
     return kError;
+  }
+  char resolved[INET6_ADDRSTRLEN];
+  if (o.resolver != NULL) {
+    const long long resolve_start = NowMs();
+    if (ResolveName(&o, resolved, sizeof(resolved)) != 0) {
+      printf("result=unresolved proto=%s host=%s elapsed_ms=%lld\n", o.proto_name, o.host, NowMs() - resolve_start);
+      return kUnresolved;
+    }
+    o.host = resolved;
   }
   struct sockaddr_storage dst;
   socklen_t dst_len = 0;
