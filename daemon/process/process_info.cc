@@ -11,4 +11,9 @@ std::string ProcessInfo::Command() const {
   return out;
 }
 
+std::string ProcessInfo::ExecIdText() const {
+  if (start_time_ns == 0) return {};
+  return std::to_string(pid) + ":" + std::to_string(start_time_ns) + ":" + std::to_string(exec_ns);
+}
+
 }  // namespace picket

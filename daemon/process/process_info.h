@@ -48,6 +48,7 @@ struct ProcessInfo {
 
   // Filled by the exec-event store (process/process_store.h); defaults when only /proc was read.
   uint64_t start_time_ns = 0;      // CLOCK_BOOTTIME ns (exact from kernel events, tick-precise from /proc)
+  uint64_t exec_ns = 0;            // ExecId = (pid, start_time_ns, exec_ns): CLOCK_BOOTTIME ns of this image's exec; 0 = unknown
   pid_t ns_pid = 0;                // pid in its own pid namespace (0 = unknown)
   uint32_t euid = 0;
   uint32_t gid = 0;
@@ -65,6 +66,9 @@ struct ProcessInfo {
 
   // argv joined with single spaces (OpenSnitch's process.command).
   std::string Command() const;
+  // "PID:START_NS:EXEC_NS" — the exec image's identity, stable across PID reuse; empty when the
+  // store did not supply it (process read from /proc only).
+  std::string ExecIdText() const;
 };
 
 enum class AttributionKind : uint8_t {

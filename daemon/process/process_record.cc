@@ -26,6 +26,7 @@ ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
   info.uid = image.uid;
   info.start_time_ticks = image.key.start_ns / ProcTickNs();
   info.start_time_ns = image.key.start_ns;
+  info.exec_ns = image.exec_id.exec_ns;
   info.exe_path = image.exe_path;
   info.exe_deleted = image.exe_file.deleted && !image.exe_file.memfd;
   info.argv = image.argv;

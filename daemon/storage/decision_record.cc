@@ -47,6 +47,7 @@ EventRecord MakeDecisionRecord(const DecisionFacts& facts, const Flow& flow, con
     if (!r.uid) r.uid = p.uid;
     r.exe = p.exe_deleted ? p.exe_path + " (deleted)" : p.exe_path;
     r.cmdline = p.Command();
+    r.exec_id = p.ExecIdText();
     if (!p.ancestors.empty()) r.parent_exe = p.ancestors.front().exe_path;
     if (p.digests.state == DigestState::kReady && !p.digests.sha256.empty()) r.digest = "sha256:" + p.digests.sha256;
   }

@@ -29,6 +29,8 @@ TEST(DecisionRecord, ProcessDecisionCarriesEveryField) {
   p.ancestors.push_back(AncestorInfo{100, "/usr/bin/bash"});
   p.digests.state = DigestState::kReady;
   p.digests.sha256 = "ab12";
+  p.start_time_ns = 123456789;
+  p.exec_ns = 123999999;
   a.process = p;
   const EventRecord r = MakeDecisionRecord(
       {.verdict = "deny", .decided_by = DecidedBy::kRule, .rule = "no-curl", .host = "api.example.org", .time_us = 7},
@@ -49,9 +51,21 @@ TEST(DecisionRecord, ProcessDecisionCarriesEveryField) {
   EXPECT_EQ(r.cmdline, "curl -s https://api.example.org");
   EXPECT_EQ(r.parent_exe, "/usr/bin/bash");
   EXPECT_EQ(r.digest, "sha256:ab12");
-  EXPECT_EQ(r.exec_id, "");
+  EXPECT_EQ(r.exec_id, "4242:123456789:123999999");
   EXPECT_EQ(r.attribution, "process");
   EXPECT_EQ(r.method, "sock_diag+procfs");
+}
+
+TEST(DecisionRecord, ProcessReadOnlyFromProcHasNoExecId) {
+  Attribution a;
+  a.kind = AttributionKind::kProcess;
+  a.method = "sock_diag+procfs";
+  ProcessInfo p;
+  p.pid = 7;
+  a.process = p;
+  const EventRecord r = MakeDecisionRecord({.verdict = "allow", .decided_by = DecidedBy::kDefault, .rule = "", .host = "", .time_us = 1},
+                                           TcpFlow(), a);
+  EXPECT_EQ(r.exec_id, "");
 }
 
 TEST(DecisionRecord, KernelAndUnknownHaveNoProcessFields) {
