@@ -130,6 +130,25 @@ Status ApplyProcessKey(std::string_view origin, const QString& key, const QJsonV
   return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
 }
 
+Status ApplyUiKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
+  if (key == "ui_socket" || key == "ui_group") {
+    auto s = AsString(origin, key, v);
+    if (!s.ok()) return s.error();
+    if (key == "ui_socket" && !s->empty() && (s->front() != '/' || s->size() > 107)) {
+      return KeyError(origin, key, "expected an absolute path of at most 107 bytes, or \"\"");
+    }
+    (key == "ui_socket" ? c->ui_socket : c->ui_group) = *s;
+    return OkStatus();
+  }
+  if (key == "ui_client_queue_bytes") {
+    return ParseUnsignedKey(origin, key, v, 4096, 1u << 30, [c](uint64_t n) { c->ui_client_queue_bytes = static_cast<uint32_t>(n); });
+  }
+  if (key == "ui_max_clients") {
+    return ParseUnsignedKey(origin, key, v, 1, 4096, [c](uint64_t n) { c->ui_max_clients = static_cast<uint32_t>(n); });
+  }
+  return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
+}
+
 Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
   if (key == "rules_dir") {
     auto s = AsString(origin, key, v);
@@ -162,6 +181,7 @@ Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v
   if (key.startsWith("dns_") || key.startsWith("history_")) {
     return ApplyDnsOrHistoryKey(origin, key, v, c);
   }
+  if (key.startsWith("ui_")) return ApplyUiKey(origin, key, v, c);
   return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
 }
 

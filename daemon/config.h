@@ -49,6 +49,12 @@ struct Config {
   uint64_t history_max_rows = 1000000;      // 0: no row limit
   uint32_t history_queue_len = 65536;       // decisions waiting for the writer; beyond: dropped, counted
 
+  // The UI socket (daemon/ui/, ui-protocol/PROTOCOL.md).
+  std::string ui_socket = "/run/picket/ui.sock";  // empty: no UI socket
+  std::string ui_group = "picket";                // members may change rules; missing group: root-only
+  uint32_t ui_client_queue_bytes = 4u << 20;      // unsent output per client; beyond: disconnected
+  uint32_t ui_max_clients = 64;                   // connections at once
+
   // The exec-event store and checksums (daemon/process/).
   ProcessMonitor process_monitor = ProcessMonitor::kAuto;  // auto | ebpf | proc-connector | proc
   uint32_t process_exit_grace_seconds = 120;  // an ended process stays known this long (late packets)

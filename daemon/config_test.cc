@@ -61,6 +61,26 @@ TEST(ConfigTest, DnsAndHistoryKeys) {
   EXPECT_FALSE(ParseConfig(R"({"history_typo":1})", "f.json").ok());
 }
 
+TEST(ConfigTest, UiSocketKeys) {
+  auto defaults = ParseConfig("{}", "d.json");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->ui_socket, "/run/picket/ui.sock");
+  EXPECT_EQ(defaults->ui_group, "picket");
+  auto c = ParseConfig(R"({"ui_socket":"/tmp/x.sock","ui_group":"wheel","ui_client_queue_bytes":8192,
+      "ui_max_clients":3})", "t.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->ui_socket, "/tmp/x.sock");
+  EXPECT_EQ(c->ui_group, "wheel");
+  EXPECT_EQ(c->ui_client_queue_bytes, 8192u);
+  EXPECT_EQ(c->ui_max_clients, 3u);
+  EXPECT_TRUE(ParseConfig(R"({"ui_socket":""})", "t.json").ok());
+  auto relative = ParseConfig(R"({"ui_socket":"ui.sock"})", "t.json");
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.error().message.find("key 'ui_socket'"), std::string::npos) << relative.error().message;
+  EXPECT_FALSE(ParseConfig(R"({"ui_max_clients":0})", "t.json").ok());
+  EXPECT_FALSE(ParseConfig(R"({"ui_client_queue_bytes":10})", "t.json").ok());
+}
+
 TEST(ConfigTest, OverlaysOnBase) {
   Config base;
   base.queue_num = 9;

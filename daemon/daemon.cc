@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <QCoreApplication>
+#include <QJsonObject>
 #include <algorithm>
+
+#include "ui/decision_event.h"
 
 namespace picket {
 namespace {
@@ -89,6 +92,7 @@ Status Daemon::Start() {
   signal_notifier_ = std::make_unique<QSocketNotifier>(signal_fd_.get(), QSocketNotifier::Read);
   QObject::connect(signal_notifier_.get(), &QSocketNotifier::activated, [this] { OnSignal(); });
 
+  StartUi();
   PLOG(kInfo) << "ready: intercepting new outbound connections (backend=" << firewall_->backend_name()
               << ", queue=" << config_.queue_num << ", fail-" << FailModeName(config_.fail_mode) << ")";
   log::Flush();
@@ -171,6 +175,55 @@ void Daemon::DecidePacket(const QueuedPacket& packet, const Attribution& attribu
   ApplyDecision(packet, decision);
   if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution) << NamesAndHistory::HostField(hosts);
   names_->Record(decision, flow, attribution, hosts);
+  if (ui_ && ui_->HasEventSubscribers()) {
+    ui_->PublishEvent(MakeDecisionEvent(decision, flow, attribution, hosts, NowRfc3339()));
+  }
+}
+
+// The UI socket is not needed to enforce rules: when it cannot be created picketd runs without it
+// (and says why).
+void Daemon::StartUi() {
+  if (config_.ui_socket.empty()) {
+    PLOG(kInfo) << "ui: no socket (ui_socket is empty)";
+    return;
+  }
+  UiServerOptions options;
+  options.socket_path = config_.ui_socket;
+  options.group = config_.ui_group;
+  options.max_client_queue_bytes = config_.ui_client_queue_bytes;
+  options.max_clients = config_.ui_max_clients;
+  options.server_name = "picketd " + QCoreApplication::applicationVersion().toStdString();
+  UiServerHooks hooks;
+  hooks.status = [this] { return UiStatus(); };
+  hooks.rules_changed = [this] {
+    if (process_) process_->ApplyRules(*rules_->current());
+    log::Flush();
+  };
+  auto server = UiServer::Start(options, rules_.get(), std::move(hooks));
+  if (!server.ok()) {
+    PLOG(kWarn) << "ui: socket unavailable, running without clients: " << server.error().message;
+    return;
+  }
+  ui_ = std::move(*server);
+}
+
+QJsonObject Daemon::UiStatus() const {
+  QJsonObject counters{{"decisions", static_cast<double>(decisions_)}, {"unparsed", static_cast<double>(unparsed_)}};
+  if (queue_) {
+    const QueueCounters& q = queue_->counters();
+    counters["packets"] = static_cast<double>(q.packets);
+    counters["verdict_batches"] = static_cast<double>(q.verdict_batches);
+    counters["enobufs"] = static_cast<double>(q.enobufs);
+  }
+  if (ui_) counters["ui_dropped_clients"] = static_cast<double>(ui_->dropped_clients());
+  return QJsonObject{
+      {"daemon_version", QCoreApplication::applicationVersion()},
+      {"attribution", "sock_diag + /proc fd scan find the PID, the exec-event store describes the process"},
+      {"default_action", QString::fromUtf8(ActionName(decider_.default_action()).data(),
+                                           static_cast<qsizetype>(ActionName(decider_.default_action()).size()))},
+      {"fail_mode", QString::fromUtf8(FailModeName(config_.fail_mode).data(),
+                                      static_cast<qsizetype>(FailModeName(config_.fail_mode).size()))},
+      {"counters", counters}};
 }
 
 void Daemon::OnDecisionsResumed() {
@@ -248,6 +301,7 @@ void Daemon::LogCounters() const {
 Status Daemon::Stop() {
   if (stopped_) return OkStatus();
   stopped_ = true;
+  ui_.reset();  // clients see the socket close; the socket file is removed
   queue_notifier_.reset();
   signal_notifier_.reset();
   rule_watcher_.reset();

@@ -22,6 +22,7 @@
 #include "rules/rule_engine.h"
 #include "rules/rule_watcher.h"
 #include "rules/users.h"
+#include "ui/ui_server.h"
 #include "verdict/decider.h"
 
 namespace picket {
@@ -58,6 +59,8 @@ class Daemon {
   void LogCounters() const;
   void OnRulesChanged(const RuleChangeReport& report);
   void LogRuleProblems();
+  void StartUi();
+  QJsonObject UiStatus() const;
 
   Config config_;
   Decider decider_;
@@ -70,6 +73,7 @@ class Daemon {
   std::unique_ptr<NfQueue> queue_;
   std::unique_ptr<Firewall> firewall_;
   std::unique_ptr<NamesAndHistory> names_;  // DNS names (dest.host) and the event log of decisions
+  std::unique_ptr<UiServer> ui_;            // clients' socket (status, rules, live events); null when off
   UniqueFd signal_fd_;
   std::unique_ptr<QSocketNotifier> queue_notifier_;
   std::unique_ptr<QSocketNotifier> signal_notifier_;

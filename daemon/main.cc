@@ -26,6 +26,7 @@ struct Options {
   QCommandLineOption firewall_backend{"firewall-backend", "auto, nft or iptables.", "BACKEND"};
   QCommandLineOption history_path{"history-path", "SQLite event log of decisions.", "FILE"};
   QCommandLineOption no_history{"no-history", "Keep no event log of decisions."};
+  QCommandLineOption ui_socket{"ui-socket", "UNIX socket for clients (picket status, events); \"\" for none.", "PATH"};
 };
 
 int Fail(int code, const std::string& message) {
@@ -70,6 +71,11 @@ picket::Status ApplyOverrides(const QCommandLineParser& parser, const Options& o
     config->history_path = value(o.history_path);
   }
   if (parser.isSet(o.no_history)) config->history_path.clear();
+  if (parser.isSet(o.ui_socket)) {
+    const std::string path = value(o.ui_socket);
+    if (!path.empty() && path.front() != '/') return Error{"--ui-socket: expected an absolute path or \"\""};
+    config->ui_socket = path;
+  }
   return picket::OkStatus();
 }
 
@@ -86,7 +92,7 @@ int main(int argc, char** argv) {
   parser.addVersionOption();
   Options o;
   parser.addOptions({o.config, o.rules_dir, o.default_action, o.queue_num, o.fail_open, o.fail_closed, o.log_level,
-                     o.firewall_backend, o.history_path, o.no_history});
+                     o.firewall_backend, o.history_path, o.no_history, o.ui_socket});
   if (!parser.parse(QCoreApplication::arguments())) return Fail(kExitUsage, parser.errorText().toStdString());
   if (parser.isSet("help")) parser.showHelp(0);
   if (parser.isSet("version")) parser.showVersion();

@@ -160,7 +160,7 @@ class DnsE2eTest : public ::testing::Test {
 
   ::testing::AssertionResult StartPicketd(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {PICKETD_PATH, "--rules-dir", rules_dir_, "--log-level", "info",
-                                     "--history-path", history_path_};
+                                     "--history-path", history_path_, "--ui-socket", dir_ + "/ui.sock"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::string error;
     picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);

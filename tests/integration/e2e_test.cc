@@ -134,7 +134,7 @@ class PicketE2eTest : public ::testing::Test {
   ::testing::AssertionResult StartPicketd(const std::vector<std::string>& extra = {}) {
     // The event log goes to the test's directory, never to /var/lib/picket.
     std::vector<std::string> argv = {PICKETD_PATH, "--rules-dir", rules_dir_, "--log-level", "info",
-                                     "--history-path", dir_ + "/history.db"};
+                                     "--history-path", dir_ + "/history.db", "--ui-socket", dir_ + "/ui.sock"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     std::string error;
     picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);
@@ -409,6 +409,46 @@ TEST_F(PicketE2eTest, RuleFileEditsTakeEffectWithoutARestart) {
   std::this_thread::sleep_for(milliseconds(1000));
   RunResult allowed = ClientV4(client_b_, "tcp", kAllowedTimeoutMs);
   EXPECT_EQ(allowed.exit_code, kExitOk) << "the deleted rule still applies after 1 s: " << allowed.output;
+}
+
+// The UI socket: created by picketd in its directory, `picket status` reads it, `picket events`
+// sees a live decision, and the socket is gone after the stop.
+TEST_F(PicketE2eTest, UiSocketServesStatusAndLiveEvents) {
+  WriteRule("allow-client-a", "allow", "process.path", client_a_);
+  ASSERT_TRUE(StartPicketd());
+  const std::string socket = dir_ + "/ui.sock";
+  ASSERT_TRUE(std::filesystem::is_socket(socket)) << Log();
+
+  RunResult status = RunProgram({PICKET_CLI, "status", "--json", "--socket", socket}, "", milliseconds(10000));
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("\"role\":\"admin\""), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("\"rules\":1"), std::string::npos) << status.output;
+
+  std::string error;
+  auto events = Subprocess::Spawn(
+      {{PICKET_CLI, "events", "--json", "--count", "1", "--socket", socket}, "", dir_ + "/events.out", dir_ + "/events.err"},
+      &error);
+  ASSERT_TRUE(events) << error;
+  // Subscribed once a status call sees two clients (the events stream and itself).
+  bool subscribed = false;
+  for (int i = 0; i < 100 && !subscribed; ++i) {
+    RunResult s = RunProgram({PICKET_CLI, "status", "--json", "--socket", socket}, "", milliseconds(10000));
+    subscribed = s.output.find("\"clients\":2") != std::string::npos;
+    if (!subscribed) std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(subscribed);
+  RunResult a_tcp = ClientV4(client_a_, "tcp", kAllowedTimeoutMs);
+  EXPECT_EQ(a_tcp.exit_code, kExitOk) << a_tcp.output;
+  std::optional<int> code = events->Wait(milliseconds(10000));
+  if (!code) events->Signal(SIGKILL);
+  ASSERT_EQ(code, 0) << ReadFile(dir_ + "/events.err");
+  const std::string event = ReadFile(dir_ + "/events.out");
+  EXPECT_NE(event.find("\"rule\":\"allow-client-a\""), std::string::npos) << event;
+  EXPECT_NE(event.find("\"path\":\"" + client_a_ + "\""), std::string::npos) << event;
+  EXPECT_NE(event.find("\"dst\":\"" + std::string(NetnsPair::kServerV4) + "\""), std::string::npos) << event;
+
+  EXPECT_EQ(StopPicketd(), 0);
+  EXPECT_FALSE(std::filesystem::exists(socket));
 }
 
 TEST_F(PicketE2eTest, MissingRulesDirFailsNamingThePath) {

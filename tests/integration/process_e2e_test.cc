@@ -127,7 +127,7 @@ class ProcessE2eTest : public ::testing::Test {
     const std::string config = dir_ + "/picketd.json";
     if (!WriteFile(config, config_json)) return ::testing::AssertionFailure() << "cannot write " << config;
     const std::vector<std::string> argv = {PICKETD_PATH, "--config", config, "--rules-dir", rules_dir_,
-                                           "--log-level", "info", "--no-history"};
+                                           "--log-level", "info", "--no-history", "--ui-socket", dir_ + "/ui.sock"};
     std::string error;
     picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);
     if (!picketd_) return ::testing::AssertionFailure() << error;

@@ -1,0 +1,99 @@
+#include "ui_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace picket::cli {
+
+Result<UiClient> UiClient::Connect(const std::string& path, std::chrono::milliseconds timeout) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(address.sun_path)) return Error{"socket path '" + path + "' is invalid"};
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error::FromErrno("socket");
+  UiClient client(fd);
+  client.path_ = path;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    return Error::FromErrno("connect " + path + " (is picketd running? is ui_socket set?)");
+  }
+  ui::Hello hello;
+  hello.client = "picket-cli";
+  if (Status s = client.Send(hello); !s.ok()) return s.error();
+  auto reply = client.Read(timeout);
+  if (!reply.ok()) return reply.error();
+  if (auto* error = std::get_if<ui::ErrorReply>(&*reply)) return Error{path + ": " + DescribeError(*error)};
+  auto* server = std::get_if<ui::Hello>(&*reply);
+  if (server == nullptr) return Error{path + ": expected hello, got " + std::string(ui::TypeName(*reply))};
+  client.hello_ = *server;
+  return client;
+}
+
+UiClient::UiClient(UiClient&& other) noexcept
+    : fd_(other.fd_), splitter_(std::move(other.splitter_)), hello_(std::move(other.hello_)), path_(std::move(other.path_)) {
+  other.fd_ = -1;
+}
+
+UiClient::~UiClient() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Status UiClient::Send(const ui::Message& message) {
+  const std::string line = ui::Encode(message);
+  size_t sent = 0;
+  while (sent < line.size()) {
+    const ssize_t n = send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno("send to " + path_);
+    sent += static_cast<size_t>(n);
+  }
+  return OkStatus();
+}
+
+Result<ui::Message> UiClient::Read(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (std::optional<std::string> line = splitter_.Next()) {
+      auto decoded = ui::Decode(*line);
+      if (auto* error = std::get_if<ui::DecodeError>(&decoded)) return Error{path_ + ": bad message: " + error->message};
+      return std::get<ui::Message>(std::move(decoded));
+    }
+    if (splitter_.overflowed()) return Error{path_ + ": line too long"};
+    int wait_ms = -1;
+    if (timeout.count() > 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return Error{path_ + ": no answer within " + std::to_string(timeout.count()) + " ms"};
+      wait_ms = static_cast<int>(left.count());
+    }
+    pollfd p{fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, wait_ms);
+    if (ready < 0 && errno != EINTR) return Error::FromErrno("poll " + path_);
+    if (ready <= 0) continue;
+    char buffer[65536];
+    const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
+    if (n == 0) return Error{path_ + ": picketd closed the connection"};
+    if (n < 0 && errno != EINTR) return Error::FromErrno("read " + path_);
+    if (n > 0) splitter_.Append(std::string_view(buffer, static_cast<size_t>(n)));
+  }
+}
+
+Result<ui::Message> UiClient::Call(const ui::Message& request, std::chrono::milliseconds timeout) {
+  if (Status s = Send(request); !s.ok()) return s.error();
+  const std::optional<uint64_t> id = ui::IdOf(request);
+  while (true) {
+    auto reply = Read(timeout);
+    if (!reply.ok()) return reply;
+    if (ui::IdOf(*reply) == id || (std::holds_alternative<ui::ErrorReply>(*reply) && !ui::IdOf(*reply))) return reply;
+  }
+}
+
+std::string DescribeError(const ui::ErrorReply& error) {
+  return std::string(ui::ErrorCodeName(error.code)) + ": " + error.message;
+}
+
+}  // namespace picket::cli
