@@ -63,8 +63,9 @@ Status Daemon::Start() {
   attributor_options.resolver = process_->resolver();
   auto attributor = ProcfsAttributor::Create(attributor_options);
   if (!attributor.ok()) return Error{"attribution: " + attributor.error().message};
-  attributor_ = std::move(*attributor);
   PLOG(kInfo) << "attribution: sock_diag + /proc fd scan find the PID, the exec-event store describes the process";
+  attributor_ = process_->WrapAttributor(std::move(*attributor));
+  if (attributor_ == nullptr) return Error{"attribution: kernel flow ownership could not start"};
 
   names_ = NamesAndHistory::Start(config_);
 
@@ -318,6 +319,7 @@ Status Daemon::Stop() {
   }
   if (process_) {
     process_->LogCounters();
+    attributor_.reset();  // the flow attributor borrows the process stage's tracker
     process_.reset();
   }
   if (names_) {

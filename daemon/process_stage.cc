@@ -95,6 +95,29 @@ void ProcessStage::ApplyRules(const RuleSet& rules) {
   needs_ = std::move(needs);
 }
 
+std::unique_ptr<Attributor> ProcessStage::WrapAttributor(std::unique_ptr<Attributor> fallback) {
+  if (tracker_->source_name() != "ebpf") {
+    PLOG(kWarn) << "attribution: kernel flow ownership needs the eBPF process source (active: "
+                << tracker_->source_name() << "); using sock_diag + /proc fd scan";
+    return fallback;
+  }
+  auto map = FlowOwnerMap::Open();
+  if (!map.ok()) {
+    PLOG(kWarn) << "attribution: kernel flow ownership unavailable (" << map.error().message
+                << "); using sock_diag + /proc fd scan";
+    return fallback;
+  }
+  auto attributor = FlowOwnerAttributor::Create(std::move(*map), *tracker_, std::move(fallback), {});
+  if (!attributor.ok()) {
+    PLOG(kError) << "attribution: " << attributor.error().message;
+    return nullptr;
+  }
+  flow_attributor_ = attributor->get();
+  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops flow ownership), then bpf-cookie, then "
+                 "sock_diag + /proc fd scan";
+  return std::move(*attributor);
+}
+
 void ProcessStage::OnChecksumsReady() {
   if (gate_->OnFinished() > 0 && on_resumed_) on_resumed_();
 }
@@ -113,6 +136,7 @@ void ProcessStage::LogCounters() const {
   PLOG(kInfo) << "checksum counters: files_hashed=" << c.jobs << " bytes=" << c.bytes << " cache_hits=" << c.cache_hits
               << " joined=" << c.joined << " failures=" << c.failures << " unhashable=" << g.unhashable
               << " held=" << g.held << " over_cap=" << g.over_cap;
+  if (flow_attributor_ != nullptr) flow_attributor_->LogCounters();
 }
 
 }  // namespace picket

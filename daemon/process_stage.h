@@ -7,6 +7,8 @@
 //                                          the verdict batch and flushes the log);
 //   * a timer every process_sweep_seconds → eviction / liveness sweep (no faster periodic wake-up).
 // Start() logs which process source is active and why; a degraded source is a warning.
+// WrapAttributor() puts exact kernel flow attribution (process/flow_owner_map.h) in front of the
+// sock_diag + /proc attributor when the eBPF process source runs; it logs the method in use.
 // ApplyRules() derives from the loaded rules which digests (process.hash.*) and which environment
 // variables (process.env.NAME) are needed — nothing is hashed or captured otherwise.
 // Ownership: owns the tracker, the checksum service, the gate and the notifiers/timer.
@@ -25,6 +27,7 @@
 #include "config.h"
 #include "process/checksums.h"
 #include "process/digest_gate.h"
+#include "process/flow_owner_map.h"
 #include "process/process_tracker.h"
 #include "rules/rule_set.h"
 
@@ -46,6 +49,8 @@ class ProcessStage {
   ProcessStage& operator=(const ProcessStage&) = delete;
 
   ProcessResolver* resolver() { return tracker_.get(); }
+  // `fallback` with the kernel flow-ownership lookup in front of it when available, else `fallback`.
+  std::unique_ptr<Attributor> WrapAttributor(std::unique_ptr<Attributor> fallback);
   void ApplyRules(const RuleSet& rules);
   void SetOnResumed(std::function<void()> on_resumed) { on_resumed_ = std::move(on_resumed); }
 
@@ -60,6 +65,7 @@ class ProcessStage {
 
   SystemClock clock_;
   std::unique_ptr<ProcessTracker> tracker_;
+  FlowOwnerAttributor* flow_attributor_ = nullptr;  // owned by the daemon's attributor slot
   std::unique_ptr<ChecksumService> checksums_;
   std::unique_ptr<DigestGate> gate_;
   std::unique_ptr<QSocketNotifier> events_notifier_;

@@ -206,7 +206,7 @@ TEST_F(ProcessE2eTest, ParentPathRuleMatchesAnyAncestor) {
   ExpectDecision({"deny", "deny-under-parent-sh", "tcp", kServerDst, client_a_});
   ExpectDecision({"allow", "default", "tcp", kServerDst, client_a_});
   const std::string log = ReadFile(log_path_);
-  EXPECT_NE(log.find("via=sock_diag+ebpf"), std::string::npos) << log;
+  EXPECT_NE(log.find("via=bpf-flow"), std::string::npos) << log;
 }
 
 TEST_F(ProcessE2eTest, ProcConnectorFallbackChosenByConfigStillAttributesExactly) {

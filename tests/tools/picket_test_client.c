@@ -2,6 +2,7 @@
  *
  *   picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
  *                      [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]
+ *                      [--exit-after-send] [--sendto]
  *
  * TCP: connect (bounded by the timeout), send one line, wait for the same line back.
  * UDP: send one datagram, wait for the same datagram back.
@@ -14,6 +15,10 @@
  * With --resolver IPV4, HOST is a name: the client asks that DNS server (UDP port 53, one query of
  * type A for tcp/udp, AAAA for tcp6/udp6, no search domains, ~1 s timeout, one retry) and uses the
  * first address of the answer. --resolver-tcp sends the query over TCP instead.
+ * --exit-after-send: do not wait for anything — TCP returns right after the non-blocking connect()
+ * (the SYN is on its way), UDP right after sending its one datagram — and the process exits at once;
+ * the result line then reports `sent` and adds sport=N (the source port of the last attempt).
+ * --sendto (UDP): send with sendto() on an unconnected socket instead of connect() + send().
  *
  * Exit codes (of the first attempt that fails, 0 when all succeed):
  *   0 reached and echoed
@@ -54,7 +59,11 @@ struct Options {
   int wait_peer_close;
   const char* resolver; /* NULL: HOST is an address */
   int resolver_tcp;
+  int exit_after_send;
+  int use_sendto;
 };
+
+static int g_last_sport;
 
 struct Attempt {
   enum Outcome outcome;
@@ -65,7 +74,7 @@ struct Attempt {
 static void Usage(void) {
   fprintf(stderr,
           "usage: picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] "
-          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]\n");
+          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto]\n");
 }
 
 static long long NowMs(void) {
@@ -103,10 +112,20 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
   o->wait_peer_close = 0;
   o->resolver = NULL;
   o->resolver_tcp = 0;
+  o->exit_after_send = 0;
+  o->use_sendto = 0;
   for (int i = 4; i < argc; i++) {
     const char* flag = argv[i];
     if (strcmp(flag, "--wait-peer-close") == 0) {
       o->wait_peer_close = 1;
+      continue;
+    }
+    if (strcmp(flag, "--exit-after-send") == 0) {
+      o->exit_after_send = 1;
+      continue;
+    }
+    if (strcmp(flag, "--sendto") == 0) {
+      o->use_sendto = 1;
       continue;
     }
     if (strcmp(flag, "--resolver-tcp") == 0) {
@@ -283,6 +302,21 @@ static struct Attempt WaitPeerClose(int fd, long long deadline_ms) {
   }
 }
 
+static int LocalPort(int fd) {
+  struct sockaddr_storage local;
+  socklen_t len = sizeof(local);
+  if (getsockname(fd, (struct sockaddr*)&local, &len) != 0) return 0;
+  if (local.ss_family == AF_INET) return ntohs(((struct sockaddr_in*)&local)->sin_port);
+  return ntohs(((struct sockaddr_in6*)&local)->sin6_port);
+}
+
+/* --exit-after-send: the packet is on its way; the socket is left for the process exit to close. */
+static struct Attempt Sent(int fd) {
+  (void)fd;
+  struct Attempt a = {kOk, 0, "sent"};
+  return a;
+}
+
 static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_storage* dst,
                                  socklen_t dst_len, const char* payload, size_t payload_len) {
   const long long deadline = NowMs() + o->timeout_ms;
@@ -294,12 +328,28 @@ static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_
     close(fd);
     return result;
   }
+  if (o->use_sendto && o->socktype == SOCK_DGRAM) {
+    if (sendto(fd, payload, payload_len, MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)payload_len) {
+      result = Failure(errno, "sendto");
+      close(fd);
+      return result;
+    }
+    g_last_sport = LocalPort(fd);
+    if (o->exit_after_send) return Sent(fd);
+    result = ReadEcho(fd, payload, payload_len, deadline);
+    close(fd);
+    return result;
+  }
   /* connect() on a UDP socket only sets the peer; it makes an ICMP unreachable visible as
    * ECONNREFUSED on recv. On TCP it starts the handshake. */
   if (connect(fd, (const struct sockaddr*)dst, dst_len) != 0 && errno != EINPROGRESS) {
     result = Failure(errno, "connect");
     close(fd);
     return result;
+  }
+  if (o->socktype == SOCK_STREAM && o->exit_after_send) {
+    g_last_sport = LocalPort(fd);
+    return Sent(fd);
   }
   if (o->socktype == SOCK_STREAM) {
     int ready = WaitFor(fd, POLLOUT, deadline);
@@ -320,6 +370,10 @@ static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_
     result = Failure(errno, "send");
     close(fd);
     return result;
+  }
+  if (o->exit_after_send) {
+    g_last_sport = LocalPort(fd);
+    return Sent(fd);
   }
   result = ReadEcho(fd, payload, payload_len, deadline);
   if (result.outcome == kOk && o->wait_peer_close && o->socktype == SOCK_STREAM) {
@@ -385,8 +439,10 @@ int main(int argc, char** argv) {
   }
   const char* open_bracket = o.family == AF_INET6 ? "[" : "";
   const char* close_bracket = o.family == AF_INET6 ? "]" : "";
-  printf("result=%s proto=%s dst=%s%s%s:%d ok=%d/%d elapsed_ms=%lld", OutcomeName(&first_failure),
-         o.proto_name, open_bracket, o.host, close_bracket, o.port, ok, o.count, NowMs() - start);
+  const char* outcome = o.exit_after_send && first_failure.outcome == kOk ? "sent" : OutcomeName(&first_failure);
+  printf("result=%s proto=%s dst=%s%s%s:%d ok=%d/%d elapsed_ms=%lld", outcome, o.proto_name, open_bracket, o.host,
+         close_bracket, o.port, ok, o.count, NowMs() - start);
+  if (o.exit_after_send) printf(" sport=%d", g_last_sport);
   if (first_failure.err != 0) {
     printf(" errno=%s at=%s", strerrorname_np(first_failure.err), first_failure.what);
   } else if (first_failure.outcome == kError) {

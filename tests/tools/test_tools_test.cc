@@ -119,6 +119,26 @@ TEST_F(ToolsTest, TcpAndUdpEchoAreCountedPerSender) {
   EXPECT_EQ(stats["udp_from:" + client], 1);
 }
 
+TEST_F(ToolsTest, ExitAfterSendReportsItsSourcePortWithoutWaiting) {
+  StartServer({"--bind", "127.0.0.1"});
+  const int sport = FreePort(SOCK_DGRAM);
+  RunResult udp = Client("udp", "127.0.0.1", udp_port_, {"--exit-after-send", "--sendto", "--sport", std::to_string(sport)});
+  EXPECT_EQ(udp.exit_code, 0) << udp.output;
+  EXPECT_NE(udp.output.find("result=sent proto=udp"), std::string::npos) << udp.output;
+  EXPECT_NE(udp.output.find(" sport=" + std::to_string(sport)), std::string::npos) << udp.output;
+  RunResult tcp = Client("tcp", "127.0.0.1", tcp_port_, {"--exit-after-send"});
+  EXPECT_EQ(tcp.exit_code, 0) << tcp.output;
+  EXPECT_NE(tcp.output.find("result=sent proto=tcp"), std::string::npos) << tcp.output;
+  EXPECT_EQ(tcp.output.find(" sport=0"), std::string::npos) << tcp.output;
+  // The datagram arrives although the client did not wait for the echo.
+  std::map<std::string, long> stats;
+  for (int i = 0; i < 100 && stats["udp_datagrams"] < 1; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+    stats = Stats();
+  }
+  EXPECT_EQ(stats["udp_datagrams"], 1);
+}
+
 TEST_F(ToolsTest, DualStackServerAnswersIpv4AndIpv6) {
   StartServer({});
   RunResult v4 = Client("tcp", "127.0.0.1", tcp_port_);

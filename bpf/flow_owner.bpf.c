@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/* flow_owner: which process sent a flow, recorded in the sender's context before the packet
+ * reaches netfilter, so a queued packet's owner is known even when the process has exited since.
+ * Maps and records: flow_owner.h.
+ *
+ *   cgroup/connect4, connect6   stamp socket cookie → owner (connected UDP: the source port is not
+ *                               chosen yet; the daemon finds the cookie by sock_diag);
+ *   cgroup/sendmsg4, sendmsg6   unconnected UDP: flow (saddr wildcard) → owner, per datagram
+ *                               (autobind has run, the source port is known);
+ *   tp_btf/sock_send_length     connected UDP: after each send, flow (exact) → owner (see below);
+ *   sockops TCP_CONNECT_CB      TCP: flow (exact, with source address and port) → owner, before
+ *                               the SYN is built.
+ * Every hook only observes (returns 1: allow). Maps are LRU; an insert of a new key when the map
+ * is full evicts the least recently used entry — the daemon counts those as
+ * inserted - (entries it can see), see flow_stats. Keys carry the network namespace cookie and
+ * normalise IPv4-mapped IPv6 to IPv4.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "flow_owner.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define PK_IPPROTO_TCP 6
+#define PK_IPPROTO_UDP 17
+#define PK_AF_INET 2
+#define PK_AF_INET6 10
+#define PK_SOCK_STREAM 1
+#define PK_SOCK_DGRAM 2
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, PK_FLOW_ENTRIES);
+  __type(key, struct pk_flow_key);
+  __type(value, struct pk_flow_owner);
+} flows SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, PK_COOKIE_ENTRIES);
+  __type(key, __u64);
+  __type(value, struct pk_flow_owner);
+} cookies SEC(".maps");
+
+__u64 flow_stats[PK_FLOW_STAT_COUNT] = {};
+
+static __always_inline void count(__u32 index) {
+  if (index < PK_FLOW_STAT_COUNT) __sync_fetch_and_add(&flow_stats[index], 1);
+}
+
+static __always_inline void fill_owner(struct pk_flow_owner* owner) {
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task_btf();
+  __u64 pid_tgid = bpf_get_current_pid_tgid();
+  owner->tgid = pid_tgid >> 32;
+  owner->tid = (__u32)pid_tgid;
+  owner->uid = (__u32)bpf_get_current_uid_gid();
+  owner->start_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+  owner->cgroup_id = bpf_get_current_cgroup_id();
+  owner->pad = 0;
+}
+
+/* 16-byte address from four 32-bit words (network order); IPv4-mapped becomes family 4. */
+static __always_inline __u8 set_addr6(__u8 out[16], __u32 w0, __u32 w1, __u32 w2, __u32 w3) {
+  if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff)) {
+    __builtin_memcpy(out, &w3, 4);
+    return 4;
+  }
+  __builtin_memcpy(out, &w0, 4);
+  __builtin_memcpy(out + 4, &w1, 4);
+  __builtin_memcpy(out + 8, &w2, 4);
+  __builtin_memcpy(out + 12, &w3, 4);
+  return 6;
+}
+
+static __always_inline void put_flow(struct pk_flow_key* key) {
+  struct pk_flow_owner owner = {};
+  fill_owner(&owner);
+  if (bpf_map_lookup_elem(&flows, key) == 0) count(PK_FLOW_STAT_INSERTED);
+  if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY) != 0) {
+    count(PK_FLOW_STAT_UPDATE_FAILED);
+    return;
+  }
+  count(PK_FLOW_STAT_WRITTEN);
+}
+
+static __always_inline void put_cookie(__u64 cookie) {
+  struct pk_flow_owner owner = {};
+  fill_owner(&owner);
+  if (bpf_map_update_elem(&cookies, &cookie, &owner, BPF_ANY) != 0) {
+    count(PK_FLOW_STAT_UPDATE_FAILED);
+    return;
+  }
+  count(PK_FLOW_STAT_COOKIE_WRITTEN);
+}
+
+SEC("cgroup/connect4")
+int pk_connect4(struct bpf_sock_addr* ctx) {
+  put_cookie(bpf_get_socket_cookie(ctx));
+  return 1;
+}
+
+SEC("cgroup/connect6")
+int pk_connect6(struct bpf_sock_addr* ctx) {
+  put_cookie(bpf_get_socket_cookie(ctx));
+  return 1;
+}
+
+static __always_inline int udp_send(struct bpf_sock_addr* ctx, __u8 family) {
+  struct bpf_sock* sk = ctx->sk;
+  if (sk == 0 || ctx->type != PK_SOCK_DGRAM || ctx->protocol != PK_IPPROTO_UDP) return 1;
+  struct pk_flow_key key = {};
+  key.netns_cookie = bpf_get_netns_cookie(ctx);
+  key.proto = PK_IPPROTO_UDP;
+  key.sport = (__u16)sk->src_port;
+  key.dport = bpf_ntohs((__u16)ctx->user_port);
+  if (family == 4) {
+    __u32 d = ctx->user_ip4;
+    __builtin_memcpy(key.daddr, &d, 4);
+    key.family = 4;
+  } else {
+    key.family = set_addr6(key.daddr, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
+  }
+  put_flow(&key);
+  return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int pk_sendmsg4(struct bpf_sock_addr* ctx) { return udp_send(ctx, 4); }
+
+SEC("cgroup/sendmsg6")
+int pk_sendmsg6(struct bpf_sock_addr* ctx) { return udp_send(ctx, 6); }
+
+SEC("sockops")
+int pk_sockops(struct bpf_sock_ops* ctx) {
+  if (ctx->op != BPF_SOCK_OPS_TCP_CONNECT_CB) return 1;
+  struct pk_flow_key key = {};
+  key.netns_cookie = bpf_get_netns_cookie(ctx);
+  key.proto = PK_IPPROTO_TCP;
+  key.sport = (__u16)ctx->local_port;
+  key.dport = bpf_ntohl(ctx->remote_port) & 0xffff;
+  if (ctx->family == PK_AF_INET) {
+    __u32 s = ctx->local_ip4, d = ctx->remote_ip4;
+    __builtin_memcpy(key.saddr, &s, 4);
+    __builtin_memcpy(key.daddr, &d, 4);
+    key.family = 4;
+  } else if (ctx->family == PK_AF_INET6) {
+    set_addr6(key.saddr, ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2], ctx->local_ip6[3]);
+    key.family = set_addr6(key.daddr, ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2], ctx->remote_ip6[3]);
+  } else {
+    return 1;
+  }
+  put_flow(&key);
+  return 1;
+}
+
+/* Connected UDP: connect() sends nothing and send() on a connected socket does not run the sendmsg
+ * hooks. tp_btf/sock_send_length runs in the sender's context right after each send: the flow
+ * (exact tuple) → owner is written before the sending process can close the socket or exit. Until
+ * then the socket is alive and the daemon finds the owner by sock_diag → cookie (stamped at
+ * connect); so a queued packet is always found by one of the two. */
+#define PK_TCP_ESTABLISHED 1
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(pk_udp_sent, struct sock* sk, int ret, int flags) {
+  if (ret <= 0 || sk == 0) return 0;
+  if (BPF_CORE_READ(sk, sk_protocol) != PK_IPPROTO_UDP) return 0;
+  if (BPF_CORE_READ(sk, __sk_common.skc_state) != PK_TCP_ESTABLISHED) return 0;
+  struct pk_flow_key key = {};
+  key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+  key.proto = PK_IPPROTO_UDP;
+  key.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  key.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  if (BPF_CORE_READ(sk, __sk_common.skc_family) == PK_AF_INET) {
+    __u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr), d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(key.saddr, &s, 4);
+    __builtin_memcpy(key.daddr, &d, 4);
+    key.family = 4;
+  } else {
+    struct in6_addr s6 = BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr);
+    struct in6_addr d6 = BPF_CORE_READ(sk, __sk_common.skc_v6_daddr);
+    set_addr6(key.saddr, s6.in6_u.u6_addr32[0], s6.in6_u.u6_addr32[1], s6.in6_u.u6_addr32[2], s6.in6_u.u6_addr32[3]);
+    key.family = set_addr6(key.daddr, d6.in6_u.u6_addr32[0], d6.in6_u.u6_addr32[1], d6.in6_u.u6_addr32[2],
+                           d6.in6_u.u6_addr32[3]);
+  }
+  /* A busy connected socket: rewrite only when the sender changed. */
+  struct pk_flow_owner* held = bpf_map_lookup_elem(&flows, &key);
+  if (held != 0 && held->tgid == (__u32)(bpf_get_current_pid_tgid() >> 32)) return 0;
+  put_flow(&key);
+  return 0;
+}

@@ -1,0 +1,219 @@
+#include "process/flow_owner_map.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "common/log.h"
+#include "flow_owner.h"
+#include "flow_owner.skel.h"
+#include "process/process_record.h"
+#include "process/procfs_scan.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace picket {
+namespace {
+
+Error LibbpfError(std::string_view step, int err) {
+  const int e = err < 0 ? -err : err;
+  return Error{"bpf flow_owner " + std::string(step) + ": " + std::strerror(e), e};
+}
+
+Result<uint64_t> OwnNetnsCookie() {
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return Error::FromErrno("socket for the netns cookie");
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (getsockopt(sock.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) {
+    return Error::FromErrno("getsockopt SO_NETNS_COOKIE");
+  }
+  return cookie;
+}
+
+// Address bytes as the programs store them: IPv4 and IPv4-mapped IPv6 as family 4.
+uint8_t PutAddress(const IpAddress& address, uint8_t out[16]) {
+  std::memset(out, 0, 16);
+  const auto& bytes = address.bytes();
+  if (address.is_v4()) {
+    std::memcpy(out, bytes.data(), 4);
+    return 4;
+  }
+  if (address.IsV4MappedV6()) {
+    std::memcpy(out, bytes.data() + 12, 4);
+    return 4;
+  }
+  std::memcpy(out, bytes.data(), 16);
+  return 6;
+}
+
+FlowOwner FromKernel(const pk_flow_owner& owner) {
+  return FlowOwner{owner.tgid, owner.tid, owner.uid, owner.start_ns, owner.cgroup_id};
+}
+
+uint64_t MonotonicNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open() {
+  std::unique_ptr<FlowOwnerMap> map(new FlowOwnerMap());
+  auto cookie = OwnNetnsCookie();
+  if (!cookie.ok()) return cookie.error();
+  map->netns_cookie_ = *cookie;
+  map->skel_ = flow_owner_bpf__open();
+  if (map->skel_ == nullptr) return LibbpfError("open", errno);
+  if (int err = flow_owner_bpf__load(map->skel_); err != 0) return LibbpfError("load", err);
+  UniqueFd cgroup = OpenCgroup2Root();
+  if (!cgroup.valid()) return Error{"bpf flow_owner: no cgroup2 mount (/sys/fs/cgroup, /sys/fs/cgroup/unified)"};
+  if (Status attached = map->Attach(cgroup.get()); !attached.ok()) return attached.error();
+  return map;
+}
+
+Status FlowOwnerMap::Attach(int cgroup_fd) {
+  // bpf_link cgroup attachments are multi-attach: other programs on the same hooks keep running.
+  struct {
+    bpf_program* program;
+    const char* name;
+  } const cgroup_programs[] = {
+      {skel_->progs.pk_connect4, "connect4"}, {skel_->progs.pk_connect6, "connect6"},
+      {skel_->progs.pk_sendmsg4, "sendmsg4"}, {skel_->progs.pk_sendmsg6, "sendmsg6"},
+      {skel_->progs.pk_sockops, "sockops"},
+  };
+  size_t n = 0;
+  for (const auto& p : cgroup_programs) {
+    links_[n] = bpf_program__attach_cgroup(p.program, cgroup_fd);
+    if (links_[n] == nullptr) return LibbpfError(std::string("attach ") + p.name, errno);
+    ++n;
+  }
+  links_[n] = bpf_program__attach(skel_->progs.pk_udp_sent);
+  if (links_[n] == nullptr) return LibbpfError("attach tp_btf/sock_send_length", errno);
+  return Status{};
+}
+
+FlowOwnerMap::~FlowOwnerMap() {
+  for (bpf_link*& link : links_) {
+    if (link != nullptr) bpf_link__destroy(link);
+    link = nullptr;
+  }
+  if (skel_ != nullptr) flow_owner_bpf__destroy(skel_);
+}
+
+std::optional<FlowOwnerHit> FlowOwnerMap::Lookup(const Flow& flow) const {
+  if (flow.protocol != Protocol::kTcp && flow.protocol != Protocol::kUdp) return std::nullopt;
+  pk_flow_key key;
+  std::memset(&key, 0, sizeof(key));
+  key.netns_cookie = netns_cookie_;
+  key.proto = flow.protocol == Protocol::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
+  key.sport = flow.src_port;
+  key.dport = flow.dst_port;
+  key.family = PutAddress(flow.dst, key.daddr);
+  PutAddress(flow.src, key.saddr);
+  const int fd = bpf_map__fd(skel_->maps.flows);
+  pk_flow_owner owner{};
+  if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kExact};
+  std::memset(key.saddr, 0, sizeof(key.saddr));
+  if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kSourceWildcard};
+  return std::nullopt;
+}
+
+std::optional<FlowOwner> FlowOwnerMap::LookupCookie(uint64_t cookie) const {
+  pk_flow_owner owner{};
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.cookies), &cookie, &owner) != 0) return std::nullopt;
+  return FromKernel(owner);
+}
+
+FlowOwnerCounters FlowOwnerMap::counters() const {
+  const auto load = [this](int i) { return __atomic_load_n(&skel_->bss->flow_stats[i], __ATOMIC_RELAXED); };
+  return FlowOwnerCounters{load(PK_FLOW_STAT_WRITTEN), load(PK_FLOW_STAT_INSERTED),
+                           load(PK_FLOW_STAT_COOKIE_WRITTEN), load(PK_FLOW_STAT_UPDATE_FAILED)};
+}
+
+Result<std::unique_ptr<FlowOwnerAttributor>> FlowOwnerAttributor::Create(std::unique_ptr<FlowOwnerMap> map,
+                                                                         ProcessTracker& tracker,
+                                                                         std::unique_ptr<Attributor> fallback,
+                                                                         const FlowOwnerAttributorOptions& options) {
+  auto sock_diag = SockDiag::Open();
+  if (!sock_diag.ok()) return sock_diag.error();
+  return std::unique_ptr<FlowOwnerAttributor>(
+      new FlowOwnerAttributor(std::move(map), tracker, std::move(*sock_diag), std::move(fallback), options));
+}
+
+std::optional<ProcessInfo> FlowOwnerAttributor::Resolve(const FlowOwner& owner) {
+  const ProcKey key{static_cast<pid_t>(owner.tgid), owner.start_ns, false};
+  if (auto found = tracker_.store().Find(key)) return ToProcessInfo(*found);
+  ++counters_.store_waits;
+  const uint64_t deadline = MonotonicNs() + static_cast<uint64_t>(options_.store_wait.count()) * 1000000ull;
+  while (true) {
+    tracker_.Drain();
+    if (auto found = tracker_.store().Find(key)) return ToProcessInfo(*found);
+    if (MonotonicNs() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ++counters_.store_misses;
+  return std::nullopt;
+}
+
+std::optional<Attribution> FlowOwnerAttributor::FromFlowMap(const Flow& flow) {
+  auto hit = map_->Lookup(flow);
+  if (!hit) return std::nullopt;
+  auto info = Resolve(hit->owner);
+  if (!info) return std::nullopt;
+  ++(hit->match == FlowKeyMatch::kExact ? counters_.flow_exact : counters_.flow_wildcard);
+  Attribution out;
+  out.kind = AttributionKind::kProcess;
+  out.uid = flow.uid;
+  out.method = kFlowMethod;
+  out.process = std::move(*info);
+  return out;
+}
+
+Attribution FlowOwnerAttributor::Attribute(const Flow& flow) {
+  if (!flow.uid) return fallback_->Attribute(flow);
+  tracker_.Drain();
+  if (auto found = FromFlowMap(flow)) return std::move(*found);
+  if (SockDiag::Supports(flow.protocol)) {
+    auto socket = sock_diag_->Lookup(SocketKey::FromOutboundFlow(flow));
+    if (socket.ok() && socket->has_value() && (*socket)->cookie != 0) {
+      if (auto owner = map_->LookupCookie((*socket)->cookie)) {
+        if (auto info = Resolve(*owner)) {
+          ++counters_.cookie;
+          Attribution out;
+          out.kind = AttributionKind::kProcess;
+          out.uid = (*socket)->uid;
+          out.method = kCookieMethod;
+          out.process = std::move(*info);
+          return out;
+        }
+      }
+    }
+  }
+  // A connected UDP socket closed meanwhile: its send had already written the flow map.
+  if (auto found = FromFlowMap(flow)) return std::move(*found);
+  ++counters_.fallback;
+  return fallback_->Attribute(flow);
+}
+
+void FlowOwnerAttributor::LogCounters() const {
+  const FlowOwnerCounters k = map_->counters();
+  PLOG(kInfo) << "flow attribution counters: bpf_flow_exact=" << counters_.flow_exact
+              << " bpf_flow_wildcard=" << counters_.flow_wildcard << " bpf_cookie=" << counters_.cookie
+              << " fallback=" << counters_.fallback << " store_waits=" << counters_.store_waits
+              << " store_misses=" << counters_.store_misses << " kernel_written=" << k.written
+              << " kernel_new_keys=" << k.inserted << " kernel_cookies=" << k.cookies_written
+              << " kernel_update_failed=" << k.update_failed;
+}
+
+}  // namespace picket

@@ -1,0 +1,136 @@
+// FlowOwnerMap and FlowOwnerAttributor: exact flow attribution from the kernel.
+//
+// FlowOwnerMap loads bpf/flow_owner.bpf.c and attaches it to the cgroup2 hierarchy (root of the
+// cgroup2 mount: connect4/6, sendmsg4/6, sockops; plus tp_btf/sock_send_length; multi-attach bpf_links owned by this object — never pinned, so they are detached
+// when it is destroyed or the process exits). The programs record, in the sending task's context
+// and before the packet reaches netfilter, flow (netns cookie, proto, saddr, daddr, sport, dport)
+// → owner {tgid, start time, uid, cgroup id} and socket cookie → owner. Lookups read the maps.
+//
+// FlowOwnerAttributor answers a queued flow in this order:
+//   1. no uid on the packet                                   → the fallback's "kernel" answer;
+//   2. flow map, exact key, then the source-address wildcard  → method "bpf-flow";
+//   3. sock_diag exact lookup → socket cookie → cookie map    → method "bpf-cookie"; then the flow
+//      map once more (a connected UDP socket closed meanwhile had its tuple written at send);
+//   4. the fallback attributor (sock_diag + /proc fd scan + store), its own method name.
+// A kernel owner is turned into a process through the exec-event store (ProcessTracker) by
+// (tgid, start time): never by PID alone. An owner the store does not know yet gets a bounded
+// re-drain of the process ring buffer (options.store_wait); if it is still unknown the flow goes
+// to the next step — never a guess.
+// Ownership: FlowOwnerMap owns the skeleton and links; the attributor owns the map, its sock_diag
+// socket and the fallback, and borrows the tracker (must outlive it).
+// Thread-safety: none; event-loop thread only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "process/attributor.h"
+#include "process/process_tracker.h"
+#include "process/sock_diag.h"
+
+struct flow_owner_bpf;
+struct bpf_link;
+
+namespace picket {
+
+// The process that sent a flow, as the kernel recorded it (tgid in the initial pid namespace).
+struct FlowOwner {
+  uint32_t tgid = 0;
+  uint32_t tid = 0;
+  uint32_t uid = 0;
+  uint64_t start_ns = 0;  // CLOCK_BOOTTIME ns, the thread-group leader's start
+  uint64_t cgroup_id = 0;
+};
+
+enum class FlowKeyMatch : uint8_t { kExact, kSourceWildcard };
+
+struct FlowOwnerHit {
+  FlowOwner owner;
+  FlowKeyMatch match = FlowKeyMatch::kExact;
+};
+
+struct FlowOwnerCounters {
+  uint64_t written = 0;        // flow entries written by the programs
+  uint64_t inserted = 0;       // of which new keys
+  uint64_t cookies_written = 0;
+  uint64_t update_failed = 0;  // kernel map updates that failed
+};
+
+class FlowOwnerMap {
+ public:
+  // Loads and attaches; the error names the step (open, load, cgroup2 mount, attach <program>).
+  static Result<std::unique_ptr<FlowOwnerMap>> Open();
+  ~FlowOwnerMap();
+  FlowOwnerMap(const FlowOwnerMap&) = delete;
+  FlowOwnerMap& operator=(const FlowOwnerMap&) = delete;
+
+  // The owner of `flow` (outbound, as queued in this process's network namespace): exact key, then
+  // the source-address wildcard. nullopt when neither is recorded.
+  std::optional<FlowOwnerHit> Lookup(const Flow& flow) const;
+  // The owner stamped on socket `cookie` at connect(), if any.
+  std::optional<FlowOwner> LookupCookie(uint64_t cookie) const;
+
+  uint64_t netns_cookie() const { return netns_cookie_; }
+  FlowOwnerCounters counters() const;
+
+ private:
+  FlowOwnerMap() = default;
+  Status Attach(int cgroup_fd);
+
+  flow_owner_bpf* skel_ = nullptr;
+  bpf_link* links_[6] = {};
+  uint64_t netns_cookie_ = 0;
+};
+
+struct FlowOwnerAttributorOptions {
+  std::chrono::milliseconds store_wait{30};  // bounded re-drain for an owner not yet in the store
+};
+
+class FlowOwnerAttributor final : public Attributor {
+ public:
+  static constexpr const char* kFlowMethod = "bpf-flow";
+  static constexpr const char* kCookieMethod = "bpf-cookie";
+
+  // Error when the sock_diag socket cannot be opened.
+  static Result<std::unique_ptr<FlowOwnerAttributor>> Create(std::unique_ptr<FlowOwnerMap> map,
+                                                             ProcessTracker& tracker,
+                                                             std::unique_ptr<Attributor> fallback,
+                                                             const FlowOwnerAttributorOptions& options);
+
+  Attribution Attribute(const Flow& flow) override;
+
+  struct Counters {
+    uint64_t flow_exact = 0;        // answered from an exact flow key
+    uint64_t flow_wildcard = 0;     // answered from the source-address wildcard key
+    uint64_t cookie = 0;            // answered through sock_diag → cookie
+    uint64_t fallback = 0;          // handed to the fallback attributor
+    uint64_t store_waits = 0;       // owner not in the store at first: re-drained
+    uint64_t store_misses = 0;      // owner still unknown after the wait (went to the next step)
+  };
+  const Counters& counters() const { return counters_; }
+  const FlowOwnerMap& map() const { return *map_; }
+  void LogCounters() const;
+
+ private:
+  FlowOwnerAttributor(std::unique_ptr<FlowOwnerMap> map, ProcessTracker& tracker, std::unique_ptr<SockDiag> sock_diag,
+                      std::unique_ptr<Attributor> fallback, const FlowOwnerAttributorOptions& options)
+      : map_(std::move(map)), tracker_(tracker), sock_diag_(std::move(sock_diag)), fallback_(std::move(fallback)),
+        options_(options) {}
+  // The store's process for `owner`, waiting (bounded) for its events; nullopt when still unknown.
+  std::optional<ProcessInfo> Resolve(const FlowOwner& owner);
+  // Step 2: the flow map's owner, if recorded and known to the store.
+  std::optional<Attribution> FromFlowMap(const Flow& flow);
+
+  std::unique_ptr<FlowOwnerMap> map_;
+  ProcessTracker& tracker_;
+  std::unique_ptr<SockDiag> sock_diag_;
+  std::unique_ptr<Attributor> fallback_;
+  FlowOwnerAttributorOptions options_;
+  Counters counters_;
+};
+
+}  // namespace picket
