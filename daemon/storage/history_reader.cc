@@ -168,15 +168,26 @@ Result<StatsSnapshot> HistoryReader::Stats(const TimeWindow& window, size_t top_
   return stats.Snapshot(top_n);
 }
 
-Result<std::vector<TopProgram>> HistoryReader::TopPrograms(const TimeWindow& window, size_t limit) {
+namespace {
+
+constexpr const char* kProgramKey = "COALESCE(exe, attribution)";
+constexpr const char* kHostKey = "COALESCE(host, dst_ip)";
+
+}  // namespace
+
+// One grouped query for both "top" views: rows keyed by `key`, with connections, blocked and the
+// number of distinct `other` values. Row is TopProgram or TopHost (same four fields, same order).
+template <typename Row>
+Result<std::vector<Row>> HistoryReader::TopBy(const char* key, const char* other, const TimeWindow& window,
+                                              size_t limit) {
   Where where;
   where.Window(window);
-  auto stmt = db_->Prepare(
-      "SELECT COALESCE(exe, attribution) AS k, count(*), sum(verdict != 'allow'), count(DISTINCT COALESCE(host, dst_ip)) "
-      "FROM events" + where.clause() + " GROUP BY k ORDER BY 2 DESC, k LIMIT " + std::to_string(limit));
+  auto stmt = db_->Prepare(std::string("SELECT ") + key + " AS k, count(*), sum(verdict != 'allow'), count(DISTINCT " +
+                           other + ") FROM events" + where.clause() + " GROUP BY k ORDER BY 2 DESC, k LIMIT " +
+                           std::to_string(limit));
   if (!stmt.ok()) return stmt.error();
   where.Bind(*stmt);
-  std::vector<TopProgram> out;
+  std::vector<Row> out;
   for (;;) {
     auto row = stmt->Step();
     if (!row.ok()) return row.error();
@@ -187,23 +198,12 @@ Result<std::vector<TopProgram>> HistoryReader::TopPrograms(const TimeWindow& win
   return out;
 }
 
+Result<std::vector<TopProgram>> HistoryReader::TopPrograms(const TimeWindow& window, size_t limit) {
+  return TopBy<TopProgram>(kProgramKey, kHostKey, window, limit);
+}
+
 Result<std::vector<TopHost>> HistoryReader::TopHosts(const TimeWindow& window, size_t limit) {
-  Where where;
-  where.Window(window);
-  auto stmt = db_->Prepare(
-      "SELECT COALESCE(host, dst_ip) AS k, count(*), sum(verdict != 'allow'), count(DISTINCT COALESCE(exe, attribution)) "
-      "FROM events" + where.clause() + " GROUP BY k ORDER BY 2 DESC, k LIMIT " + std::to_string(limit));
-  if (!stmt.ok()) return stmt.error();
-  where.Bind(*stmt);
-  std::vector<TopHost> out;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    out.push_back({stmt->ColumnText(0), static_cast<uint64_t>(stmt->ColumnInt(1)),
-                   static_cast<uint64_t>(stmt->ColumnInt(2)), static_cast<uint64_t>(stmt->ColumnInt(3))});
-  }
-  return out;
+  return TopBy<TopHost>(kHostKey, kProgramKey, window, limit);
 }
 
 }  // namespace picket

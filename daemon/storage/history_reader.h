@@ -71,6 +71,8 @@ class HistoryReader {
   Result<std::vector<TopHost>> TopHosts(const TimeWindow& window, size_t limit);
 
  private:
+  template <typename Row>
+  Result<std::vector<Row>> TopBy(const char* key, const char* other, const TimeWindow& window, size_t limit);
   explicit HistoryReader(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 
   std::unique_ptr<SqliteDb> db_;
