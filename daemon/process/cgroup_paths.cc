@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "process/proc_parsers.h"
 #include "process/proc_reader.h"
 
 namespace picket {
@@ -76,29 +77,20 @@ std::optional<Cgroup2Mount> MountFromLine(std::string_view line) {
 }  // namespace
 
 std::optional<std::string> ParseCgroup2Path(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (!line.starts_with("0::")) continue;
+  std::optional<std::string> found;
+  FindLine(text, [&](std::string_view line) {
+    if (!line.starts_with("0::")) return false;
     const std::string_view path = line.substr(3);
-    if (path.empty() || path.front() != '/' || path.ends_with(kDeletedSuffix)) return std::nullopt;
-    return std::string(path);
-  }
-  return std::nullopt;
+    if (!path.empty() && path.front() == '/' && !path.ends_with(kDeletedSuffix)) found = std::string(path);
+    return true;
+  });
+  return found;
 }
 
 std::optional<Cgroup2Mount> ParseCgroup2Mount(std::string_view mountinfo) {
-  size_t pos = 0;
-  while (pos < mountinfo.size()) {
-    size_t end = mountinfo.find('\n', pos);
-    if (end == std::string_view::npos) end = mountinfo.size();
-    if (std::optional<Cgroup2Mount> mount = MountFromLine(mountinfo.substr(pos, end - pos))) return mount;
-    pos = end + 1;
-  }
-  return std::nullopt;
+  std::optional<Cgroup2Mount> found;
+  FindLine(mountinfo, [&](std::string_view line) { return (found = MountFromLine(line)).has_value(); });
+  return found;
 }
 
 std::string JoinCgroupPath(std::string_view root, std::string_view below_mount) {
