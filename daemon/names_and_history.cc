@@ -5,12 +5,25 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "netfilter/packet_parser.h"
 #include "storage/decision_record.h"
 
 namespace picket {
 namespace {
 
 constexpr uint16_t kDnsPort = 53;
+
+// A queued TCP packet from a DNS server as a segment of its stream (server → this host).
+DnsTcpSegment TcpSegmentOf(const Flow& flow, const QueuedPacket& packet) {
+  DnsTcpSegment segment;
+  segment.stream = DnsTcpStreamKey{flow.src, flow.dst, flow.src_port, flow.dst_port};
+  segment.seq = packet.tcp_seq;
+  segment.syn = (packet.tcp_flags & tcp_flags::kSyn) != 0;
+  segment.fin = (packet.tcp_flags & tcp_flags::kFin) != 0;
+  segment.rst = (packet.tcp_flags & tcp_flags::kRst) != 0;
+  segment.payload = packet.payload;
+  return segment;
+}
 constexpr uint32_t kDnsQueueCopyRange = 0xffff;  // whole responses
 
 DnsCacheOptions CacheOptions(const Config& config) {
@@ -101,8 +114,9 @@ void NamesAndHistory::ReadDnsQueue() {
   const auto now = DnsCache::Clock::now();
   auto handled = dns_queue_->ReadAvailable([&](const QueuedPacket& packet) {
     if (packet.flow.ok() && packet.flow->src_port == kDnsPort) {
-      const DnsTransport transport = packet.flow->protocol == Protocol::kTcp ? DnsTransport::kTcp : DnsTransport::kUdp;
-      const size_t learned = learner_.Learn(transport, packet.payload, now);
+      const size_t learned = packet.flow->protocol == Protocol::kTcp
+                                 ? learner_.LearnTcpSegment(TcpSegmentOf(*packet.flow, packet), now)
+                                 : learner_.Learn(DnsTransport::kUdp, packet.payload, now);
       if (learned == 0 && log::Enabled(log::Level::kDebug) && !learner_.counters().last_rejection.empty()) {
         PLOG(kDebug) << "dns: nothing learned from a response: " << learner_.counters().last_rejection;
       }
@@ -175,8 +189,11 @@ void NamesAndHistory::Stop() {
 void NamesAndHistory::LogCounters() const {
   const DnsLearnerCounters& l = learner_.counters();
   const DnsCacheCounters& c = cache_.counters();
+  const DnsTcpReassemblerCounters& t = learner_.tcp().counters();
   PLOG(kInfo) << "counters: dns " << (dns_off_reason_.empty() ? "on" : "OFF (" + dns_off_reason_ + ")") << " responses=" << l.responses
-              << " rejected=" << l.rejected << " learned=" << l.addresses << " cache_size=" << cache_.size()
+              << " rejected=" << l.rejected << " learned=" << l.addresses
+              << " tcp_reassembled=" << t.reassembled << " tcp_dropped=" << t.dropped_gap + t.dropped_too_large + t.dropped_total + t.dropped_streams
+              << " cache_size=" << cache_.size()
               << " cache_evicted=" << c.evicted << " cache_expired=" << c.expired
               << " lookups=" << c.lookups << " hits=" << c.hits;
   if (!history_) {

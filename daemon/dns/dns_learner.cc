@@ -19,6 +19,17 @@ size_t DnsLearner::Learn(DnsTransport transport, std::span<const uint8_t> payloa
     }
     message = *unwrapped;
   }
+  return LearnMessage(message, now);
+}
+
+size_t DnsLearner::LearnTcpSegment(const DnsTcpSegment& segment, DnsCache::Clock::time_point now) {
+  if (segment.payload.empty()) ++counters_.empty_segments;
+  size_t learned = 0;
+  tcp_.Feed(segment, now, [&](std::span<const uint8_t> message) { learned += LearnMessage(message, now); });
+  return learned;
+}
+
+size_t DnsLearner::LearnMessage(std::span<const uint8_t> message, DnsCache::Clock::time_point now) {
   auto response = ParseDnsResponse(message);
   if (!response.ok()) {
     ++counters_.rejected;

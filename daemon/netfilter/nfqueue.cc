@@ -232,6 +232,8 @@ std::optional<QueuedPacket> NfQueue::DecodePacket(const nlmsghdr* nlh) {
   }
   packet.flow = std::move(parsed->flow);
   packet.payload = parsed->payload;
+  packet.tcp_seq = parsed->tcp_seq;
+  packet.tcp_flags = parsed->tcp_flags;
   Flow& flow = *packet.flow;
   if (attrs[NFQA_UID] != nullptr) flow.uid = AttrBe32(attrs[NFQA_UID]);
   if (attrs[NFQA_GID] != nullptr) flow.gid = AttrBe32(attrs[NFQA_GID]);

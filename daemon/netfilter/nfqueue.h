@@ -52,6 +52,8 @@ struct QueuedPacket {
   // The transport payload of the captured bytes (after the TCP/UDP header; see ParsePacketWithPayload),
   // e.g. a DNS message. Points into the queue's receive buffer: valid only during the handler call.
   std::span<const uint8_t> payload;
+  uint32_t tcp_seq = 0;   // TCP: sequence number and flags byte (see ParsedPacket)
+  uint8_t tcp_flags = 0;
 };
 
 struct QueueCounters {

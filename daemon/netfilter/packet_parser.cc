@@ -216,7 +216,12 @@ Result<ParsedPacket> ParsePacketWithPayload(std::span<const uint8_t> bytes) {
   if (auto status = ParseTransport(*transport, family, packet.flow); !status.ok()) return status.error();
   size_t header_bytes = 0;
   switch (packet.flow.protocol) {
-    case Protocol::kTcp: header_bytes = (transport->bytes[12] >> 4) * 4u; break;
+    case Protocol::kTcp:
+      header_bytes = (transport->bytes[12] >> 4) * 4u;
+      packet.tcp_seq = (uint32_t{transport->bytes[4]} << 24) | (uint32_t{transport->bytes[5]} << 16) |
+                       (uint32_t{transport->bytes[6]} << 8) | transport->bytes[7];
+      packet.tcp_flags = transport->bytes[13];
+      break;
     case Protocol::kUdp:
     case Protocol::kUdpLite: header_bytes = kUdpHeaderBytes; break;
     default: header_bytes = transport->bytes.size(); break;

@@ -33,9 +33,18 @@ Result<Flow> ParsePacket(std::span<const uint8_t> bytes);
 // A parsed packet and its transport payload: the captured bytes after the TCP header (data offset)
 // or the UDP / UDPLite header, up to the IP length; empty for other protocols, and clipped (or
 // empty) when the capture ends early. The span points into `bytes`.
+// Bits of ParsedPacket::tcp_flags.
+namespace tcp_flags {
+inline constexpr uint8_t kFin = 0x01;
+inline constexpr uint8_t kSyn = 0x02;
+inline constexpr uint8_t kRst = 0x04;
+}  // namespace tcp_flags
+
 struct ParsedPacket {
   Flow flow;
   std::span<const uint8_t> payload;
+  uint32_t tcp_seq = 0;    // TCP: sequence number (host order); 0 for other protocols
+  uint8_t tcp_flags = 0;   // TCP: the flags byte (FIN 0x01, SYN 0x02, RST 0x04, …); 0 for others
 };
 
 Result<ParsedPacket> ParsePacketWithPayload(std::span<const uint8_t> bytes);

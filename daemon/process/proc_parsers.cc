@@ -167,20 +167,20 @@ Result<StatusIds> ParseStatusIds(std::string_view text) {
 
 std::optional<std::string> ParseCgroupPath(std::string_view text) {
   std::optional<std::string> systemd;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    const std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.substr(0, 3) == "0::") return std::string(line.substr(3));
+  std::optional<std::string> unified;
+  FindLine(text, [&](std::string_view line) {
+    if (line.substr(0, 3) == "0::") {
+      unified = std::string(line.substr(3));
+      return true;
+    }
     const size_t first = line.find(':');
-    if (first == std::string_view::npos) continue;
+    if (first == std::string_view::npos) return false;
     const size_t second = line.find(':', first + 1);
-    if (second == std::string_view::npos) continue;
+    if (second == std::string_view::npos) return false;
     if (line.substr(first + 1, second - first - 1) == "name=systemd") systemd = std::string(line.substr(second + 1));
-  }
-  return systemd;
+    return false;
+  });
+  return unified ? unified : systemd;
 }
 
 std::vector<std::string> ParseCmdline(std::string_view bytes, size_t max_args) {

@@ -44,6 +44,20 @@ struct StatusIds {
 // Parses the Uid, Gid and NSpid lines. Error when Uid or Gid is missing or malformed.
 Result<StatusIds> ParseStatusIds(std::string_view text);
 
+// Calls `visit(line)` for each '\n'-separated line of `text` (without the newline) until it returns
+// true; returns whether one did.
+template <typename Visit>
+bool FindLine(std::string_view text, Visit visit) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    if (visit(text.substr(pos, end - pos))) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 // The cgroup v2 path ("0::/path" line) of /proc/PID/cgroup; on a v1-only system the path of the
 // "name=systemd" hierarchy. nullopt when neither is present.
 std::optional<std::string> ParseCgroupPath(std::string_view text);

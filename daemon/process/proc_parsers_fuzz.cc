@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "process/cgroup_paths.h"
 #include "process/proc_parsers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -14,6 +15,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)picket::ParseStatusIds(bytes);
   auto cgroup = picket::ParseCgroupPath(bytes);
   if (cgroup && cgroup->size() > size) __builtin_trap();
+  auto cgroup2 = picket::ParseCgroup2Path(bytes);
+  if (cgroup2 && (cgroup2->size() > size || cgroup2->empty() || cgroup2->front() != '/')) __builtin_trap();
+  auto mount = picket::ParseCgroup2Mount(bytes);
+  if (mount && (mount->mount_point.size() > size || mount->root.size() > size)) __builtin_trap();
   const auto argv = picket::ParseCmdline(bytes);
   size_t total = 0;
   for (const auto& arg : argv) total += arg.size();

@@ -55,6 +55,7 @@ struct ProcessInfo {
   std::vector<AncestorInfo> ancestors;                     // parent first, up to PID 1
   std::vector<std::pair<std::string, std::string>> env;    // only the variables rules ask for
   std::string container_id;        // empty when not in a container
+  std::string cgroup_path;         // cgroup v2 path ("/user.slice/…"); empty when unknown
   uint64_t exe_dev = 0;            // executable's file version: st_dev, st_ino, ctime ns, size
   uint64_t exe_ino = 0;
   uint64_t exe_ctime_ns = 0;

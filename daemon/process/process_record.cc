@@ -39,6 +39,7 @@ ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
   info.env.reserve(image.env.size());
   for (const EnvVar& v : image.env) info.env.emplace_back(v.name, v.value);
   info.container_id = image.container_id;
+  info.cgroup_path = image.cgroup_path;
   info.exe_dev = image.exe_file.dev;
   info.exe_ino = image.exe_file.ino;
   info.exe_ctime_ns = image.exe_file.ctime_ns;

@@ -97,6 +97,7 @@ struct ProcessImage {
   std::vector<EnvVar> env;         // only the variables the store was asked to keep
   uint64_t cgroup_id = 0;
   std::string container_id;        // 64-hex id found in the cgroup name; empty when none
+  std::string cgroup_path;         // cgroup v2 path ("/user.slice/…"); empty when unknown
   uint32_t pid_ns = 0;
   uint32_t mnt_ns = 0;
   FileIdentity exe_file;

@@ -155,6 +155,11 @@ std::vector<EnvVar> ProcessStore::FilterEnv(std::string_view environ) const {
   return out;
 }
 
+std::string ProcessStore::CgroupPathOf(uint64_t cgroup_id) const {
+  if (cgroup_resolver_ == nullptr || cgroup_id == 0) return {};
+  return cgroup_resolver_->PathOf(cgroup_id).value_or(std::string());
+}
+
 std::shared_ptr<ProcessImage> ProcessStore::ImageFromExec(const ExecEvent& event) const {
   auto image = std::make_shared<ProcessImage>();
   image->key = event.proc;
@@ -170,6 +175,7 @@ std::shared_ptr<ProcessImage> ProcessStore::ImageFromExec(const ExecEvent& event
   image->env = FilterEnv(event.environ);
   image->cgroup_id = event.cgroup_id;
   image->container_id = ContainerIdFromCgroup(event.cgroup);
+  image->cgroup_path = event.cgroup_path.empty() ? CgroupPathOf(event.cgroup_id) : event.cgroup_path;
   image->pid_ns = event.pid_ns;
   image->mnt_ns = event.mnt_ns;
   image->exe_file = event.exe_file;
@@ -217,6 +223,8 @@ void ProcessStore::OnFork(const ForkEvent& event) {
     image->cwd = parent->cwd;
     image->env = parent->env;
     image->container_id = parent->cgroup_id == event.cgroup_id ? parent->container_id : std::string();
+    const bool same_cgroup = parent->cgroup_id == event.cgroup_id && event.cgroup_id != 0;
+    image->cgroup_path = same_cgroup ? parent->cgroup_path : CgroupPathOf(event.cgroup_id);
     image->exe_file = parent->exe_file;
     image->flags = parent->flags & (kImageArgvTruncated | kImageEnvTruncated | kImagePathTruncated | kImagePartial);
     image->parent_exec = parent->exec_id;
@@ -225,6 +233,7 @@ void ProcessStore::OnFork(const ForkEvent& event) {
     ++counters_.orphan_forks;
     image->exe_file = event.exe_file;
     image->flags = kImagePartial | kImageAncestorsCut;
+    image->cgroup_path = CgroupPathOf(event.cgroup_id);
   }
   PutLive(std::move(image));
 }

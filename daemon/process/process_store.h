@@ -38,6 +38,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "process/cgroup_paths.h"
 #include "process/process_record.h"
 
 namespace picket {
@@ -88,6 +89,7 @@ struct ExecEvent {
   uint32_t gid = 0;
   uint64_t cgroup_id = 0;
   std::string cgroup;      // cgroup path or leaf name (for the container id)
+  std::string cgroup_path; // full cgroup v2 path when the source read it (/proc); empty: resolved from cgroup_id
   uint32_t pid_ns = 0;
   uint32_t mnt_ns = 0;
   std::string exe_path;
@@ -170,6 +172,9 @@ class ProcessStore {
 
   void SetWantedEnv(std::vector<std::string> names) { options_.wanted_env = std::move(names); }
   const std::vector<std::string>& wanted_env() const { return options_.wanted_env; }
+  // Where images whose event carries only a cgroup id get their cgroup path (borrowed; nullptr =
+  // none: such images have no path). Must outlive the store.
+  void SetCgroupResolver(CgroupPathResolver* resolver) { cgroup_resolver_ = resolver; }
 
   bool tainted() const { return tainted_; }
   size_t live_count() const { return live_.size(); }
@@ -202,6 +207,7 @@ class ProcessStore {
   std::vector<Ancestor> AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns, uint32_t* flags) const;
   std::vector<EnvVar> FilterEnv(std::string_view environ) const;
   std::shared_ptr<ProcessImage> ImageFromExec(const ExecEvent& event) const;
+  std::string CgroupPathOf(uint64_t cgroup_id) const;
 
   StoreOptions options_;
   const Clock& clock_;
@@ -211,6 +217,7 @@ class ProcessStore {
   std::unordered_multimap<pid_t, std::list<ExitedEntry>::iterator> exited_by_pid_;
   StoreCounters counters_;
   bool tainted_ = false;
+  CgroupPathResolver* cgroup_resolver_ = nullptr;
 };
 
 }  // namespace picket

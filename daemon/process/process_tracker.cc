@@ -18,6 +18,13 @@ Result<std::unique_ptr<ProcessTracker>> ProcessTracker::Create(const TrackerOpti
   if (!tracker->proc_dir_.valid()) return Error::FromErrno("open " + options.proc_root);
   tracker->cgroup2_root_ = OpenCgroup2Root();
   tracker->options_.procfs.cgroup2_root = tracker->cgroup2_root_.get();
+  if (auto resolver = CgroupHandleResolver::Open(); resolver.ok()) {
+    tracker->cgroup_resolver_ = std::move(*resolver);
+    tracker->store_->SetCgroupResolver(tracker->cgroup_resolver_.get());
+  } else {
+    PLOG(kInfo) << "process.cgroup: cgroup ids of kernel events cannot be resolved to paths ("
+                << resolver.error().message << "); only processes read from /proc have one";
+  }
   tracker->options_.procfs.read_environ = !options.store.wanted_env.empty();
   tracker->probe_ = std::make_unique<ProcfsLivenessProbe>(tracker->proc_dir_.get());
   if (Status s = tracker->OpenSource(); !s.ok()) return s.error();

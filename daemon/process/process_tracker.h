@@ -27,6 +27,7 @@
 #include "common/result.h"
 #include "common/unique_fd.h"
 #include "process/bpf_process_source.h"
+#include "process/cgroup_paths.h"
 #include "process/proc_connector_source.h"
 #include "process/process_resolver.h"
 #include "process/process_source.h"
@@ -86,6 +87,9 @@ class ProcessTracker final : public ProcessResolver {
   ProcessEventSource* source() { return source_.get(); }
   const TrackerCounters& counters() const { return counters_; }
   int proc_dir() const { return proc_dir_.get(); }
+  // Resolves cgroup ids of kernel events to paths; nullptr when it could not start (then only
+  // processes read from /proc have a cgroup path).
+  CgroupHandleResolver* cgroup_resolver() { return cgroup_resolver_.get(); }
 
  private:
   ProcessTracker(const TrackerOptions& options, const Clock& clock);
@@ -96,6 +100,7 @@ class ProcessTracker final : public ProcessResolver {
   void Walk();
 
   TrackerOptions options_;
+  std::unique_ptr<CgroupHandleResolver> cgroup_resolver_;  // declared before the store that borrows it
   std::unique_ptr<ProcessStore> store_;
   std::unique_ptr<ProcessEventSource> source_;
   UniqueFd proc_dir_;

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <string>
 
+#include "process/cgroup_paths.h"
 #include "process/proc_parsers.h"
 #include "process/proc_reader.h"
 
@@ -103,6 +104,7 @@ Result<ExecEvent> ReadProcfsProcess(int pid_dir, pid_t pid, const ProcfsReadOpti
       event.cgroup_id = CgroupId(options.cgroup2_root, *path);
       event.cgroup = std::move(*path);
     }
+    if (std::optional<std::string> path = ParseCgroup2Path(text)) event.cgroup_path = std::move(*path);
   }
   event.pid_ns = NsInode(pid_dir, "ns/pid");
   event.mnt_ns = NsInode(pid_dir, "ns/mnt");

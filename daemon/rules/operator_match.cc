@@ -264,6 +264,9 @@ std::optional<std::string_view> ConnectionFields::Text(Operand operand) {
     case Operand::kProcessContainer:
       if (!is_process) return std::nullopt;
       return std::string_view(who.process->container_id);
+    case Operand::kProcessCgroup:
+      if (!is_process || who.process->cgroup_path.empty()) return std::nullopt;
+      return std::string_view(who.process->cgroup_path);
     case Operand::kProcessHashMd5:
     case Operand::kProcessHashSha1:
     case Operand::kProcessHashSha256: {

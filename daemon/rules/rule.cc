@@ -43,6 +43,7 @@ std::string_view OperandName(Operand operand) {
     case Operand::kIfaceIn: return "iface.in";
     case Operand::kIfaceOut: return "iface.out";
     case Operand::kProcessContainer: return "process.container";
+    case Operand::kProcessCgroup: return "process.cgroup";
     case Operand::kListsDomains: return "lists.domains";
     case Operand::kListsDomainsRegexp: return "lists.domains_regexp";
     case Operand::kListsIps: return "lists.ips";

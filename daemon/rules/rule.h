@@ -89,6 +89,7 @@ enum class Operand : uint8_t {
   kProcessHashMd5,      // "process.hash.md5": digest of the executable, lowercase hex
   kProcessHashSha1,     // "process.hash.sha1"
   kProcessHashSha256,   // "process.hash.sha256" (Picket)
+  kProcessCgroup,       // "process.cgroup" (Picket): cgroup v2 path of the process
 };
 std::string_view OperandName(Operand operand);
 

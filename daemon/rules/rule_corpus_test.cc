@@ -88,6 +88,7 @@ Sample MakeSample(const QJsonObject& json) {
     s.who = testing_util::ProcessAttribution(json.value("pid").toInt(4242), Str(json, "exe", "/usr/bin/curl"), argv,
                                              uid);
     s.who.process->container_id = Str(json, "container", "");
+    s.who.process->cgroup_path = Str(json, "cgroup", "");
     if (json.contains("md5") || json.contains("sha256")) {
       s.who.process->digests.state = DigestState::kReady;
       s.who.process->digests.md5 = Str(json, "md5", "");
@@ -171,6 +172,7 @@ TEST(RuleCorpusTest, EveryFileLoadsAndEveryCaseHolds) {
       "true",      "process.path", "process.command", "process.id", "user.id",  "user.name",
       "source.ip", "source.port",  "source.network",  "dest.ip",    "dest.port", "dest.network",
       "dest.host", "protocol",     "iface.in",        "iface.out",  "process.container",
+      "process.cgroup",
       "lists.domains", "lists.domains_regexp", "lists.ips", "lists.nets", "lists.hash.md5", "lists.hash.sha256"};
   for (const std::string& operand : all_operands) EXPECT_EQ(operands.count(operand), 1u) << operand;
 }

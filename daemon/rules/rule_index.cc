@@ -26,7 +26,8 @@ bool IsTextEqualityOperand(Operand operand) {
     case Operand::kProtocol:
     case Operand::kIfaceIn:
     case Operand::kIfaceOut:
-    case Operand::kProcessContainer: return true;
+    case Operand::kProcessContainer:
+    case Operand::kProcessCgroup: return true;
     default: return false;
   }
 }
@@ -57,6 +58,7 @@ bool IsRegexpGuardOperand(Operand operand) {
     case Operand::kIfaceIn:
     case Operand::kIfaceOut:
     case Operand::kProcessContainer:
+    case Operand::kProcessCgroup:
     case Operand::kDestHost: return true;
     default: return false;
   }

@@ -261,10 +261,9 @@ TEST(RuleParserErrorTest, OperatorTypeAndOperand) {
   ExpectRejected(WithOperator(Op("simple", "dest.nowhere", "x")), "operator.operand",
                  "unknown operand 'dest.nowhere'");
   ExpectRejected(WithOperator(Op("simple", "list", "x")), "operator.operand", "needs operator type 'list'");
-  for (const char* later : {"process.cgroup"}) {
-    ExpectRejected(WithOperator(Op("simple", later, "x")), "operator.operand",
-                   std::string("operand '") + later + "' is not supported yet");
-  }
+  // Not an operand of the format (OpenSnitch has none for the working directory).
+  ExpectRejected(WithOperator(Op("simple", "process.cwd", "/tmp")), "operator.operand",
+                 "unknown operand 'process.cwd'");
 }
 
 TEST(RuleParserErrorTest, OperatorData) {
@@ -305,8 +304,8 @@ TEST(RuleParserErrorTest, Lists) {
   ExpectRejected(WithOperator(R"({"type": "list", "operand": "list", "list": [3]})"), "operator.list[0]",
                  "expected an operator object");
   ExpectRejected(WithOperator(R"({"type": "list", "operand": "list", "list": [)" + Op("simple", "true", "") +
-                              ", " + Op("simple", "process.cgroup", "x") + "]}"),
-                 "operator.list[1].operand", "operand 'process.cgroup' is not supported yet");
+                              ", " + Op("simple", "process.cwd", "x") + "]}"),
+                 "operator.list[1].operand", "unknown operand 'process.cwd'");
   ExpectRejected(WithOperator(R"({"type": "list", "operand": "list", "data": "[{"})"), "operator.data",
                  "invalid JSON list");
   ExpectRejected(WithOperator(R"({"type": "list", "operand": "list", "data": "{}"})"), "operator.data",
@@ -356,7 +355,7 @@ TEST(LoadDirectoryTest, BadFilesAreReportedAndTheRestLoad) {
   dir.Write(
       "f-bad-duration.json",
       R"({"name": "f", "enabled": true, "action": "deny", "duration": "1y", "operator": {"type": "simple", "operand": "true"}})");
-  dir.Write("g-later-operand.json", RuleJson("g", "deny", Op("simple", "process.cgroup", "x")));
+  dir.Write("g-unknown-operand.json", RuleJson("g", "deny", Op("simple", "process.cwd", "x")));
   dir.Write(
       "h-wrong-type.json",
       R"({"name": "h", "enabled": "true", "action": "deny", "operator": {"type": "simple", "operand": "true"}})");
@@ -379,7 +378,7 @@ TEST(LoadDirectoryTest, BadFilesAreReportedAndTheRestLoad) {
       {"d-bad-action.json", "action", "unknown action"},
       {"e-bad-regexp.json", "operator.data", "invalid regexp"},
       {"f-bad-duration.json", "duration", "'1y'"},
-      {"g-later-operand.json", "operator.operand", "operand 'process.cgroup' is not supported yet"},
+      {"g-unknown-operand.json", "operator.operand", "unknown operand 'process.cwd'"},
       {"h-wrong-type.json", "enabled", "expected true or false"},
   };
   ASSERT_EQ(loaded->problems.size(), expected.size());

@@ -49,6 +49,7 @@ constexpr OperandName kSupportedOperands[] = {
     {"iface.in", Operand::kIfaceIn},
     {"iface.out", Operand::kIfaceOut},
     {"process.container", Operand::kProcessContainer},
+    {"process.cgroup", Operand::kProcessCgroup},
     {"lists.domains", Operand::kListsDomains},
     {"lists.domains_regexp", Operand::kListsDomainsRegexp},
     {"lists.ips", Operand::kListsIps},
@@ -61,10 +62,6 @@ constexpr OperandName kSupportedOperands[] = {
     {"process.hash.sha256", Operand::kProcessHashSha256},
 };
 
-// Operands of the full format that this version does not evaluate yet.
-constexpr std::string_view kLaterOperands[] = {
-    "process.cgroup",
-};
 constexpr std::string_view kEnvOperandPrefix = "process.env.";
 
 std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
@@ -309,9 +306,6 @@ bool RuleReader::ReadOperand(const QJsonObject& json, const std::string& path, O
     operand = Operand::kProcessEnv;
     return true;
   }
-  bool later = false;
-  for (std::string_view name : kLaterOperands) later = later || text == name;
-  if (later) return Fail(field, "operand " + Quoted(text) + " is not supported yet");
   return Fail(field, "unknown operand " + Quoted(text));
 }
 

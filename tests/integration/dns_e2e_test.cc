@@ -6,9 +6,17 @@
 //   allowed.picket.test  → 198.18.0.2, 2001:2::2
 //   blocked.picket.test  → 198.18.0.3, 2001:2::3   (second addresses on the server's veth)
 //   alias.picket.test    CNAME blocked.picket.test
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -39,6 +47,96 @@ constexpr int kExitTimeout = 1;
 constexpr int kExitUnresolved = 4;
 constexpr const char* kBlockedV4 = "198.18.0.3";
 constexpr const char* kBlockedV6 = "2001:2::3";
+constexpr const char* kSplitDnsV4 = "198.18.0.4";  // the split-answer DNS server (TCP only)
+constexpr uint8_t kSplitAnswerRecords = 120;       // ≈2 KB of answer
+constexpr size_t kSplitChunkBytes = 200;           // written in ≈10 segments
+
+// Writes all of `bytes` (blocking).
+bool WriteAll(int fd, const uint8_t* bytes, size_t size) {
+  while (size > 0) {
+    const ssize_t n = write(fd, bytes, size);
+    if (n <= 0) return false;
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads exactly `size` bytes within 5 s.
+bool ReadExactly(int fd, uint8_t* bytes, size_t size) {
+  while (size > 0) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) != 1) return false;
+    const ssize_t n = read(fd, bytes, size);
+    if (n <= 0) return false;
+    bytes += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The answer to `query` (a DNS message): its question, then kSplitAnswerRecords A records for the
+// question name — the first kBlockedV4, the others 198.18.2.N.
+std::vector<uint8_t> SplitAnswer(const std::vector<uint8_t>& query) {
+  size_t end = 12;
+  while (end < query.size() && query[end] != 0) end += query[end] + 1u;
+  end += 1 + 4;  // root label, type, class
+  if (end > query.size()) return {};
+  std::vector<uint8_t> out(query.begin(), query.begin() + static_cast<std::ptrdiff_t>(end));
+  out[2] = 0x85;  // QR, AA, RD
+  out[3] = 0x80;  // RA
+  out[6] = 0;
+  out[7] = kSplitAnswerRecords;
+  out[8] = out[9] = out[10] = out[11] = 0;
+  for (uint8_t i = 0; i < kSplitAnswerRecords; ++i) {
+    const uint8_t address[4] = {198, 18, static_cast<uint8_t>(i == 0 ? 0 : 2), static_cast<uint8_t>(i == 0 ? 3 : i)};
+    const uint8_t record[12] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};  // name → question, A, IN, TTL 60
+    out.insert(out.end(), record, record + sizeof(record));
+    out.insert(out.end(), address, address + 4);
+  }
+  return out;
+}
+
+// Child process: a DNS-over-TCP server on kSplitDnsV4:53 in the server namespace that writes each
+// answer in kSplitChunkBytes pieces, TCP_NODELAY and a pause between them, so it arrives in many
+// segments. Writes one byte to `ready_fd` once listening. Serves a bounded number of connections.
+[[noreturn]] void RunSplitDnsServer(const std::string& netns, int ready_fd) {
+  const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+  if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) _exit(2);
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(53);
+  inet_pton(AF_INET, kSplitDnsV4, &addr.sin_addr);
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(listener, 4) != 0) _exit(3);
+  const uint8_t ready = 1;
+  if (write(ready_fd, &ready, 1) != 1) _exit(4);
+  for (int served = 0; served < 8; ++served) {
+    pollfd p{listener, POLLIN, 0};
+    if (poll(&p, 1, 60000) != 1) _exit(0);
+    const int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) continue;
+    setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    uint8_t prefix[2];
+    std::vector<uint8_t> query;
+    if (ReadExactly(conn, prefix, 2)) {
+      query.resize((size_t{prefix[0]} << 8) | prefix[1]);
+      if (!ReadExactly(conn, query.data(), query.size())) query.clear();
+    }
+    std::vector<uint8_t> answer = SplitAnswer(query);
+    if (!answer.empty()) {
+      answer.insert(answer.begin(), {static_cast<uint8_t>(answer.size() >> 8), static_cast<uint8_t>(answer.size())});
+      for (size_t off = 0; off < answer.size(); off += kSplitChunkBytes) {
+        if (!WriteAll(conn, answer.data() + off, std::min(kSplitChunkBytes, answer.size() - off))) break;
+        usleep(20000);
+      }
+    }
+    close(conn);
+  }
+  _exit(0);
+}
 
 class DnsE2eTest : public ::testing::Test {
  protected:
@@ -78,6 +176,11 @@ class DnsE2eTest : public ::testing::Test {
 
   void TearDown() override {
     StopPicketd();
+    if (split_dns_pid_ > 0) {
+      kill(split_dns_pid_, SIGKILL);
+      int status = 0;
+      waitpid(split_dns_pid_, &status, 0);
+    }
     for (std::unique_ptr<Subprocess>* p : {&server_, &dnsmasq_}) {
       if (!*p) continue;
       (*p)->Signal(SIGTERM);
@@ -93,6 +196,25 @@ class DnsE2eTest : public ::testing::Test {
       std::error_code ignored;
       fs::remove_all(dir_, ignored);
     }
+  }
+
+  // The split-answer DNS server (RunSplitDnsServer) on a third address of the server's veth.
+  void StartSplitDnsServer() {
+    RunResult r = RunProgram({FindProgram("ip"), "-n", net_->server(), "addr", "add", std::string(kSplitDnsV4) + "/24",
+                              "dev", "pks0"},
+                             "", milliseconds(10000));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    int ready[2];
+    ASSERT_EQ(pipe2(ready, O_CLOEXEC), 0);
+    split_dns_pid_ = fork();
+    ASSERT_GE(split_dns_pid_, 0);
+    if (split_dns_pid_ == 0) RunSplitDnsServer(net_->server(), ready[1]);
+    close(ready[1]);
+    pollfd p{ready[0], POLLIN, 0};
+    uint8_t byte = 0;
+    const bool listening = poll(&p, 1, 10000) == 1 && read(ready[0], &byte, 1) == 1;
+    close(ready[0]);
+    ASSERT_TRUE(listening) << "the split-answer DNS server did not start";
   }
 
   void StartServer() {
@@ -203,6 +325,7 @@ class DnsE2eTest : public ::testing::Test {
   std::string dnsmasq_path_, dir_, rules_dir_, log_path_, history_path_, client_;
   std::unique_ptr<NetnsPair> net_;
   std::unique_ptr<Subprocess> server_, dnsmasq_, picketd_;
+  pid_t split_dns_pid_ = -1;
 };
 
 // Only TCP is matched, so the lookup (UDP port 53) goes through: the connection is decided by name.
@@ -265,6 +388,22 @@ TEST_F(DnsE2eTest, AnswersOverTcpAreLearnedToo) {
   EXPECT_EQ(blocked.exit_code, kExitTimeout) << blocked.output;
   EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp", std::string(kBlockedV4) + ":7000", client_},
                                   "blocked.picket.test"));
+}
+
+TEST_F(DnsE2eTest, TcpAnswerSpanningManySegmentsIsReassembledAndLearned) {
+  ASSERT_NO_FATAL_FAILURE(StartSplitDnsServer());
+  WriteRule("deny-split-host", "deny",
+            "{\"type\":\"simple\",\"operand\":\"dest.host\",\"data\":\"split.picket.test\",\"sensitive\":false}");
+  ASSERT_TRUE(StartPicketd());
+  RunResult blocked = RunProgram({client_, "tcp", "split.picket.test", std::to_string(kPort), "--timeout-ms",
+                                  std::to_string(kBlockedTimeoutMs), "--resolver", kSplitDnsV4, "--resolver-tcp"},
+                                 net_->client(), milliseconds(kBlockedTimeoutMs + 15000));
+  EXPECT_EQ(blocked.exit_code, kExitTimeout) << blocked.output;
+  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-split-host", "tcp", std::string(kBlockedV4) + ":7000", client_},
+                                  "split.picket.test"));
+  ASSERT_EQ(StopPicketd(), 0);
+  const std::string log = ReadFile(log_path_);
+  EXPECT_NE(log.find("tcp_reassembled=1 "), std::string::npos) << "the answer came in several segments:\n" << log;
 }
 
 TEST_F(DnsE2eTest, AddressWithoutAKnownNameDecidesByIp) {
