@@ -62,6 +62,13 @@ constexpr int kPort = 7000;              // the echo server's usual port
 constexpr int kAllowedTimeoutMs = 3000;  // generous: an allowed connection answers in microseconds
 constexpr int kBlockedTimeoutMs = 1500;  // how long a blocked client waits before giving up
 
+// Bounds of the fixture's waits. Namespace-scope on purpose: a test's own constant of the same name
+// (in its unnamed namespace) is found first in its fixture's member functions and test bodies.
+constexpr std::chrono::milliseconds kReadyTimeout{15000};  // picketd's "ready:" line
+constexpr std::chrono::milliseconds kStopTimeout{10000};   // each wait for a process to end
+constexpr std::chrono::milliseconds kLogTimeout{3000};     // a decision line to appear (ExpectDecision)
+constexpr std::chrono::milliseconds kClientGrace{10000};   // beyond a client's own timeout
+
 // "198.18.0.2:<port>": the server's IPv4 endpoint as decision lines write it (dst=).
 std::string ServerDst(int port);
 
@@ -95,11 +102,6 @@ struct PicketdOptions {
 
 class PicketdFixture : public ::testing::Test {
  protected:
-  static constexpr std::chrono::milliseconds kReadyTimeout{15000};  // picketd's "ready:" line
-  static constexpr std::chrono::milliseconds kStopTimeout{10000};   // each wait for a process to end
-  static constexpr std::chrono::milliseconds kLogTimeout{3000};     // a decision line to appear
-  static constexpr std::chrono::milliseconds kClientGrace{10000};   // beyond a client's own timeout
-
   explicit PicketdFixture(FixtureOptions options);
 
   void SetUp() override;
