@@ -25,10 +25,7 @@
 #include <thread>
 
 #include "storage/history_reader.h"
-#include "tests/integration/decision_log.h"
-#include "tests/integration/netns_pair.h"
-#include "tests/tools/server_stats.h"
-#include "tests/tools/subprocess.h"
+#include "tests/integration/picketd_harness.h"
 
 namespace picket::testing {
 namespace {
@@ -36,20 +33,12 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-constexpr int kPort = 7000;
-constexpr int kAllowedTimeoutMs = 3000;
-constexpr int kBlockedTimeoutMs = 1500;
-constexpr milliseconds kReadyTimeout{15000};
-constexpr milliseconds kStopTimeout{10000};
-constexpr milliseconds kLogTimeout{3000};
-constexpr int kExitOk = 0;
-constexpr int kExitTimeout = 1;
-constexpr int kExitUnresolved = 4;
 constexpr const char* kBlockedV4 = "198.18.0.3";
 constexpr const char* kBlockedV6 = "2001:2::3";
 constexpr const char* kSplitDnsV4 = "198.18.0.4";  // the split-answer DNS server (TCP only)
 constexpr uint8_t kSplitAnswerRecords = 120;       // ≈2 KB of answer
 constexpr size_t kSplitChunkBytes = 200;           // written in ≈10 segments
+constexpr milliseconds kResolverGrace{15000};       // a client that resolves first: its lookup's retries too
 
 // Writes all of `bytes` (blocking).
 bool WriteAll(int fd, const uint8_t* bytes, size_t size) {
@@ -138,29 +127,15 @@ std::vector<uint8_t> SplitAnswer(const std::vector<uint8_t>& query) {
   _exit(0);
 }
 
-class DnsE2eTest : public ::testing::Test {
+class DnsE2eTest : public PicketdFixture {
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() == 0) NetnsPair::DeleteStale("picket-dns");
-  }
+  DnsE2eTest() : PicketdFixture({.name = "picket-dns", .server = {.tcp = {kPort}}}) {}
 
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root (network namespaces, netfilter)";
+    PicketdFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     dnsmasq_path_ = FindProgram("dnsmasq");
     if (!fs::exists(dnsmasq_path_)) GTEST_SKIP() << "dnsmasq not installed (scripts/install-deps.sh installs dnsmasq-base)";
-    char tmpl[] = "/tmp/picket-dns-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = fs::canonical(tmpl).string();
-    rules_dir_ = dir_ + "/rules";
-    log_path_ = dir_ + "/picketd.log";
-    history_path_ = dir_ + "/history.db";
-    fs::create_directories(rules_dir_);
-    client_ = dir_ + "/bin/picket_test_client";
-    fs::create_directories(dir_ + "/bin");
-    fs::copy_file(PICKET_TEST_CLIENT, client_);
-    net_ = std::make_unique<NetnsPair>("picket-dns");
-    std::string error;
-    ASSERT_TRUE(net_->Create(&error)) << error;
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"-n", net_->server(), "addr", "add", std::string(kBlockedV4) + "/24", "dev", "pks0"},
           std::vector<std::string>{"-n", net_->server(), "addr", "add", std::string(kBlockedV6) + "/64", "dev", "pks0",
@@ -170,7 +145,6 @@ class DnsE2eTest : public ::testing::Test {
       RunResult r = RunProgram(argv, "", milliseconds(10000));
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
-    StartServer();
     StartDnsmasq();
   }
 
@@ -181,21 +155,13 @@ class DnsE2eTest : public ::testing::Test {
       int status = 0;
       waitpid(split_dns_pid_, &status, 0);
     }
-    for (std::unique_ptr<Subprocess>* p : {&server_, &dnsmasq_}) {
-      if (!*p) continue;
-      (*p)->Signal(SIGTERM);
-      (*p)->Wait(kStopTimeout);
-      p->reset();
+    if (dnsmasq_) {
+      dnsmasq_->Signal(SIGTERM);
+      dnsmasq_->Wait(kStopTimeout);
+      dnsmasq_.reset();
     }
-    net_.reset();
-    if (!dir_.empty()) {
-      if (HasFailure()) {
-        std::fprintf(stderr, "--- picketd log ---\n%s\n--- dnsmasq ---\n%s\n", ReadFile(log_path_).c_str(),
-                     ReadFile(dir_ + "/dnsmasq.err").c_str());
-      }
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
-    }
+    if (HasFailure()) std::fprintf(stderr, "--- dnsmasq ---\n%s\n", ReadFile(dir_ + "/dnsmasq.err").c_str());
+    PicketdFixture::TearDown();
   }
 
   // The split-answer DNS server (RunSplitDnsServer) on a third address of the server's veth.
@@ -215,20 +181,6 @@ class DnsE2eTest : public ::testing::Test {
     const bool listening = poll(&p, 1, 10000) == 1 && read(ready[0], &byte, 1) == 1;
     close(ready[0]);
     ASSERT_TRUE(listening) << "the split-answer DNS server did not start";
-  }
-
-  void StartServer() {
-    const std::string stats = dir_ + "/server.stats";
-    std::string error;
-    server_ = Subprocess::Spawn({{PICKET_TEST_SERVER, "--tcp", std::to_string(kPort), "--stats", stats},
-                                 net_->server(), dir_ + "/server.out", dir_ + "/server.err"},
-                                &error);
-    ASSERT_NE(server_, nullptr) << error;
-    for (int i = 0; i < 500 && !fs::exists(stats) && server_->running(); i++) {
-      std::this_thread::sleep_for(milliseconds(10));
-      server_->Wait(milliseconds(0));
-    }
-    ASSERT_TRUE(fs::exists(stats)) << ReadFile(dir_ + "/server.err");
   }
 
   // dnsmasq in the foreground on its own config: no system files, no upstream, no pid file.
@@ -264,57 +216,17 @@ class DnsE2eTest : public ::testing::Test {
   // The test client connecting to `name` after resolving it through dnsmasq.
   RunResult Lookup(const std::string& proto, const std::string& name, int timeout_ms = kAllowedTimeoutMs,
                    const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {client_, proto, name, std::to_string(kPort), "--timeout-ms",
+    std::vector<std::string> argv = {client_a_, proto, name, std::to_string(kPort), "--timeout-ms",
                                      std::to_string(timeout_ms), "--resolver", NetnsPair::kServerV4};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return RunProgram(argv, net_->client(), milliseconds(timeout_ms + 15000));
-  }
-
-  void WriteRule(const std::string& name, const std::string& action, const std::string& op_json) {
-    ASSERT_TRUE(WriteFile(rules_dir_ + "/" + name + ".json",
-                          "{\"name\":\"" + name + "\",\"enabled\":true,\"precedence\":false,\"action\":\"" + action +
-                              "\",\"duration\":\"always\",\"operator\":" + op_json + "}\n"));
-  }
-
-  static std::string Simple(const std::string& operand, const std::string& data) {
-    return "{\"type\":\"simple\",\"operand\":\"" + operand + "\",\"data\":\"" + data + "\",\"sensitive\":false}";
-  }
-
-  ::testing::AssertionResult StartPicketd(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {PICKETD_PATH, "--rules-dir", rules_dir_, "--log-level", "info",
-                                     "--history-path", history_path_, "--ui-socket", dir_ + "/ui.sock"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    std::string error;
-    picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);
-    if (!picketd_) return ::testing::AssertionFailure() << error;
-    const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (ReadFile(log_path_).find("ready:") != std::string::npos) return ::testing::AssertionSuccess();
-      if (auto code = picketd_->Wait(milliseconds(20))) {
-        return ::testing::AssertionFailure() << "picketd exited with " << *code << ":\n" << ReadFile(log_path_);
-      }
-    }
-    return ::testing::AssertionFailure() << "picketd not ready:\n" << ReadFile(log_path_);
-  }
-
-  std::optional<int> StopPicketd() {
-    if (!picketd_) return std::nullopt;
-    picketd_->Signal(SIGTERM);
-    std::optional<int> code = picketd_->Wait(kStopTimeout);
-    if (!code) {
-      ADD_FAILURE() << "picketd did not stop after SIGTERM";
-      picketd_->Signal(SIGKILL);
-      code = picketd_->Wait(kStopTimeout);
-    }
-    picketd_.reset();
-    return code;
+    return RunInClient(argv, timeout_ms, kResolverGrace);
   }
 
   // The first decision line matching `want` whose host= is `host`, waiting (bounded) for the log.
   std::optional<DecisionLine> WaitForHostDecision(const DecisionMatch& want, const std::string& host) {
     const auto deadline = std::chrono::steady_clock::now() + kLogTimeout;
     do {
-      for (const DecisionLine& d : ParseDecisions(ReadFile(log_path_))) {
+      for (const DecisionLine& d : ParseDecisions(Log())) {
         if (Matches(d, want) && d.Get("host") == host) return d;
       }
       std::this_thread::sleep_for(milliseconds(20));
@@ -322,9 +234,8 @@ class DnsE2eTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  std::string dnsmasq_path_, dir_, rules_dir_, log_path_, history_path_, client_;
-  std::unique_ptr<NetnsPair> net_;
-  std::unique_ptr<Subprocess> server_, dnsmasq_, picketd_;
+  std::string dnsmasq_path_;
+  std::unique_ptr<Subprocess> dnsmasq_;
   pid_t split_dns_pid_ = -1;
 };
 
@@ -336,7 +247,7 @@ std::string DenyBlockedTcpByName() {
 }
 
 TEST_F(DnsE2eTest, DestHostRuleDecidesConnectionsByTheNameLearnedFromDns) {
-  WriteRule("deny-blocked-host", "deny", DenyBlockedTcpByName());
+  WriteRuleWithOperator("deny-blocked-host", "deny", DenyBlockedTcpByName());
   ASSERT_TRUE(StartPicketd());
 
   RunResult allowed = Lookup("tcp", "allowed.picket.test");
@@ -349,79 +260,77 @@ TEST_F(DnsE2eTest, DestHostRuleDecidesConnectionsByTheNameLearnedFromDns) {
   EXPECT_EQ(allowed6.exit_code, kExitOk) << allowed6.output;
 
   const std::string blocked_dst = std::string(kBlockedV4) + ":" + std::to_string(kPort);
-  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp", blocked_dst, client_}, "blocked.picket.test"));
-  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp6", "[2001:2::3]:7000", client_},
+  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp", blocked_dst, client_a_}, "blocked.picket.test"));
+  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp6", "[2001:2::3]:7000", client_a_},
                                   "blocked.picket.test"));
-  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "tcp", "198.18.0.2:7000", client_}, "allowed.picket.test"));
+  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "tcp", "198.18.0.2:7000", client_a_}, "allowed.picket.test"));
   // The lookup itself is a flow whose host is the question name, made by the program that asked.
-  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "udp", "198.18.0.2:53", client_}, "blocked.picket.test"));
+  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "udp", "198.18.0.2:53", client_a_}, "blocked.picket.test"));
 }
 
 TEST_F(DnsE2eTest, CnameAnswerIsKnownByTheNameTheProgramAsked) {
-  WriteRule("deny-blocked-host", "deny", DenyBlockedTcpByName());
+  WriteRuleWithOperator("deny-blocked-host", "deny", DenyBlockedTcpByName());
   ASSERT_TRUE(StartPicketd());
   RunResult alias = Lookup("tcp", "alias.picket.test");
   // 198.18.0.3 is now known as alias.picket.test (the name asked): the rule on the CNAME target's
   // name does not match it (see docs/DNS.md).
   EXPECT_EQ(alias.exit_code, kExitOk) << alias.output;
-  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "tcp", std::string(kBlockedV4) + ":7000", client_},
+  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "tcp", std::string(kBlockedV4) + ":7000", client_a_},
                                   "alias.picket.test"));
 }
 
 TEST_F(DnsE2eTest, BlockingAHostAlsoBlocksItsLookup) {
   // A plain dest.host rule matches the DNS query for that name too (its host is the question name),
   // so the lookup fails fast with reject instead of the connection.
-  WriteRule("reject-blocked-host", "reject", Simple("dest.host", "blocked.picket.test"));
+  WriteRule("reject-blocked-host", "reject", "dest.host", "blocked.picket.test");
   ASSERT_TRUE(StartPicketd());
   RunResult blocked = Lookup("tcp", "blocked.picket.test", kBlockedTimeoutMs);
   EXPECT_EQ(blocked.exit_code, kExitUnresolved) << blocked.output;
   RunResult allowed = Lookup("tcp", "allowed.picket.test");
   EXPECT_EQ(allowed.exit_code, kExitOk) << allowed.output;
-  EXPECT_TRUE(WaitForHostDecision({"reject", "reject-blocked-host", "udp", "198.18.0.2:53", client_},
+  EXPECT_TRUE(WaitForHostDecision({"reject", "reject-blocked-host", "udp", "198.18.0.2:53", client_a_},
                                   "blocked.picket.test"));
 }
 
 TEST_F(DnsE2eTest, AnswersOverTcpAreLearnedToo) {
-  WriteRule("deny-blocked-host", "deny", DenyBlockedTcpByName());
+  WriteRuleWithOperator("deny-blocked-host", "deny", DenyBlockedTcpByName());
   ASSERT_TRUE(StartPicketd());
   RunResult blocked = Lookup("tcp", "blocked.picket.test", kBlockedTimeoutMs, {"--resolver-tcp"});
   EXPECT_EQ(blocked.exit_code, kExitTimeout) << blocked.output;
-  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp", std::string(kBlockedV4) + ":7000", client_},
+  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-blocked-host", "tcp", std::string(kBlockedV4) + ":7000", client_a_},
                                   "blocked.picket.test"));
 }
 
 TEST_F(DnsE2eTest, TcpAnswerSpanningManySegmentsIsReassembledAndLearned) {
   ASSERT_NO_FATAL_FAILURE(StartSplitDnsServer());
-  WriteRule("deny-split-host", "deny",
-            "{\"type\":\"simple\",\"operand\":\"dest.host\",\"data\":\"split.picket.test\",\"sensitive\":false}");
+  WriteRule("deny-split-host", "deny", "dest.host", "split.picket.test");
   ASSERT_TRUE(StartPicketd());
-  RunResult blocked = RunProgram({client_, "tcp", "split.picket.test", std::to_string(kPort), "--timeout-ms",
-                                  std::to_string(kBlockedTimeoutMs), "--resolver", kSplitDnsV4, "--resolver-tcp"},
-                                 net_->client(), milliseconds(kBlockedTimeoutMs + 15000));
+  RunResult blocked = RunInClient({client_a_, "tcp", "split.picket.test", std::to_string(kPort), "--timeout-ms",
+                                   std::to_string(kBlockedTimeoutMs), "--resolver", kSplitDnsV4, "--resolver-tcp"},
+                                  kBlockedTimeoutMs, kResolverGrace);
   EXPECT_EQ(blocked.exit_code, kExitTimeout) << blocked.output;
-  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-split-host", "tcp", std::string(kBlockedV4) + ":7000", client_},
+  EXPECT_TRUE(WaitForHostDecision({"deny", "deny-split-host", "tcp", std::string(kBlockedV4) + ":7000", client_a_},
                                   "split.picket.test"));
   ASSERT_EQ(StopPicketd(), 0);
-  const std::string log = ReadFile(log_path_);
+  const std::string log = Log();
   EXPECT_NE(log.find("tcp_reassembled=1 "), std::string::npos) << "the answer came in several segments:\n" << log;
 }
 
 TEST_F(DnsE2eTest, AddressWithoutAKnownNameDecidesByIp) {
-  WriteRule("deny-blocked-host", "deny", DenyBlockedTcpByName());
+  WriteRuleWithOperator("deny-blocked-host", "deny", DenyBlockedTcpByName());
   ASSERT_TRUE(StartPicketd());
-  RunResult direct = RunProgram({client_, "tcp", kBlockedV4, std::to_string(kPort), "--timeout-ms", "3000"},
-                                net_->client(), milliseconds(15000));
+  RunResult direct = Client(client_a_, "tcp", kBlockedV4, kPort, kAllowedTimeoutMs);
   EXPECT_EQ(direct.exit_code, kExitOk) << direct.output;
-  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "tcp", std::string(kBlockedV4) + ":7000", client_}, "-"));
+  EXPECT_TRUE(WaitForHostDecision({"allow", "default", "tcp", std::string(kBlockedV4) + ":7000", client_a_}, "-"));
 }
 
 TEST_F(DnsE2eTest, EveryDecisionIsInTheEventLogWithItsFields) {
-  WriteRule("deny-blocked-host", "deny", DenyBlockedTcpByName());
+  WriteRuleWithOperator("deny-blocked-host", "deny", DenyBlockedTcpByName());
   ASSERT_TRUE(StartPicketd());
   EXPECT_EQ(Lookup("tcp", "blocked.picket.test", kBlockedTimeoutMs).exit_code, kExitTimeout);
   EXPECT_EQ(Lookup("tcp", "allowed.picket.test").exit_code, kExitOk);
   ASSERT_EQ(StopPicketd(), 0);
-  const std::string log = ReadFile(log_path_);
+  const std::string log = Log();
   EXPECT_NE(log.find("counters: history on"), std::string::npos) << log;
 
   auto reader = HistoryReader::Open(history_path_);
@@ -435,7 +344,7 @@ TEST_F(DnsE2eTest, EveryDecisionIsInTheEventLogWithItsFields) {
   EventFilter denied;
   denied.host = "blocked.picket.test";
   denied.verdict = "deny";
-  denied.exe = client_;
+  denied.exe = client_a_;
   auto deny_rows = reader.value()->Query(denied);
   ASSERT_TRUE(deny_rows.ok());
   ASSERT_FALSE(deny_rows->empty());
@@ -449,7 +358,7 @@ TEST_F(DnsE2eTest, EveryDecisionIsInTheEventLogWithItsFields) {
   EXPECT_NE(r.src_port, 0);
   EXPECT_EQ(r.uid, 0u);
   EXPECT_TRUE(r.pid.has_value());
-  EXPECT_EQ(r.exe, client_);
+  EXPECT_EQ(r.exe, client_a_);
   EXPECT_NE(r.cmdline.find("blocked.picket.test"), std::string::npos) << r.cmdline;
   EXPECT_EQ(r.attribution, "process");
   EXPECT_FALSE(r.method.empty());
@@ -468,10 +377,10 @@ TEST_F(DnsE2eTest, EveryDecisionIsInTheEventLogWithItsFields) {
                                   "", milliseconds(10000));
   EXPECT_EQ(log_json.exit_code, 0) << log_json.output;
   EXPECT_NE(log_json.output.find("\"rule\":\"deny-blocked-host\""), std::string::npos) << log_json.output;
-  EXPECT_NE(log_json.output.find("\"exe\":\"" + client_ + "\""), std::string::npos) << log_json.output;
+  EXPECT_NE(log_json.output.find("\"exe\":\"" + client_a_ + "\""), std::string::npos) << log_json.output;
   RunResult top = RunProgram({PICKET_CLI, "top", "--db", history_path_, "--since", "1h"}, "", milliseconds(10000));
   EXPECT_EQ(top.exit_code, 0) << top.output;
-  EXPECT_NE(top.output.find(client_), std::string::npos) << top.output;
+  EXPECT_NE(top.output.find(client_a_), std::string::npos) << top.output;
   EXPECT_NE(top.output.find("blocked.picket.test"), std::string::npos) << top.output;
   RunResult stats = RunProgram({PICKET_CLI, "stats", "--db", history_path_, "--json"}, "", milliseconds(10000));
   EXPECT_EQ(stats.exit_code, 0) << stats.output;

@@ -1,29 +1,21 @@
 // End-to-end tests of picketd: real packets between two network namespaces, real NFQUEUE, real
 // firewall rules, real processes. Needs root; skips itself otherwise.
 //
-// Each test gets a fresh pair of namespaces (see NetnsPair), an echo server in the server namespace,
-// two byte-identical copies of picket_test_client at different paths (bin-a, bin-b), a temp rules
-// directory, and picketd started in the client namespace with its stderr in a file. TearDown stops
-// picketd (SIGTERM by PID, SIGKILL after a bounded wait), the server, deletes the namespaces and the
-// temp directory — also after a failed assertion.
+// Each test gets the shared stage of PicketdFixture (picketd_harness.h): fresh namespaces, an echo
+// server, two byte-identical copies of picket_test_client (bin-a, bin-b), a temp rules directory and
+// picketd in the client namespace; all of it is removed after the test, also after a failed assertion.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <sstream>
 #include <thread>
 
-#include "tests/integration/decision_log.h"
-#include "tests/integration/netns_pair.h"
-#include "tests/tools/server_stats.h"
-#include "tests/tools/subprocess.h"
+#include "tests/integration/picketd_harness.h"
 
 namespace picket::testing {
 namespace {
@@ -31,149 +23,22 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-constexpr int kPort = 7000;
 constexpr int kOtherPort = 7001;
 constexpr int kAbortPort = 7002;   // the server resets each connection right after its echo
 constexpr int kReusedSourcePort = 40000;
-constexpr int kAllowedTimeoutMs = 3000;  // generous: an allowed connection answers in microseconds
-constexpr int kBlockedTimeoutMs = 1500;  // how long a blocked client waits before giving up
-constexpr milliseconds kReadyTimeout{15000};
-constexpr milliseconds kStopTimeout{10000};
-constexpr milliseconds kLogTimeout{3000};
-constexpr int kExitOk = 0;
-constexpr int kExitTimeout = 1;
-constexpr int kExitRefused = 2;
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out.push_back('\\');
-    out.push_back(ch);
-  }
-  return out + "\"";
-}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
-class PicketE2eTest : public ::testing::Test {
+class PicketE2eTest : public PicketdFixture {
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() == 0) NetnsPair::DeleteStale("picket-e2e");
-  }
-
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "end-to-end tests need root (network namespaces, netfilter)";
-    char tmpl[] = "/tmp/picket-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = fs::canonical(tmpl).string();
-    rules_dir_ = dir_ + "/rules";
-    log_path_ = dir_ + "/picketd.log";
-    stats_path_ = dir_ + "/server.stats";
-    fs::create_directories(rules_dir_);
-    client_a_ = CopyClient("bin-a");
-    client_b_ = CopyClient("bin-b");
-    net_ = std::make_unique<NetnsPair>("picket-e2e");
-    std::string error;
-    ASSERT_TRUE(net_->Create(&error)) << error;
-    StartServer();
-  }
-
-  void TearDown() override {
-    StopPicketd();
-    if (server_) {
-      server_->Signal(SIGTERM);
-      server_->Wait(kStopTimeout);
-      server_.reset();  // SIGKILLs it if it is still running
-    }
-    net_.reset();
-    if (!dir_.empty()) {
-      if (HasFailure()) std::fprintf(stderr, "--- picketd log (%s) ---\n%s\n", log_path_.c_str(), Log().c_str());
-      std::error_code ignored;
-      fs::remove_all(dir_, ignored);
-    }
-  }
-
-  std::string CopyClient(const std::string& subdir) {
-    const std::string path = dir_ + "/" + subdir + "/picket_test_client";
-    fs::create_directories(dir_ + "/" + subdir);
-    fs::copy_file(PICKET_TEST_CLIENT, path, fs::copy_options::overwrite_existing);
-    fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                              fs::perms::others_read | fs::perms::others_exec);
-    return path;
-  }
-
-  void StartServer() {
-    const std::vector<std::string> argv = {PICKET_TEST_SERVER, "--tcp", std::to_string(kPort), "--tcp",
-                                           std::to_string(kOtherPort), "--tcp-abort", std::to_string(kAbortPort),
-                                           "--udp", std::to_string(kPort),
-                                           "--udp", std::to_string(kOtherPort), "--stats", stats_path_};
-    std::string error;
-    server_ = Subprocess::Spawn({argv, net_->server(), dir_ + "/server.out", dir_ + "/server.err"}, &error);
-    ASSERT_NE(server_, nullptr) << error;
-    for (int i = 0; i < 500 && !fs::exists(stats_path_) && server_->running(); i++) {
-      std::this_thread::sleep_for(milliseconds(10));
-      server_->Wait(milliseconds(0));
-    }
-    ASSERT_TRUE(fs::exists(stats_path_)) << "server did not start: " << ReadFile(dir_ + "/server.err");
-  }
-
-  // Writes <name>.json into the rules directory.
-  void WriteRule(const std::string& name, const std::string& action, const std::string& operand,
-                 const std::string& data, const std::string& type = "simple") {
-    const std::string json = "{\"name\":" + JsonString(name) + ",\"enabled\":true,\"precedence\":false,\"action\":" +
-                             JsonString(action) + ",\"duration\":\"always\",\"operator\":{\"type\":" +
-                             JsonString(type) + ",\"operand\":" + JsonString(operand) +
-                             ",\"data\":" + JsonString(data) + ",\"sensitive\":false}}\n";
-    ASSERT_TRUE(WriteFile(rules_dir_ + "/" + name + ".json", json));
-  }
-
-  // Starts picketd in the client namespace and waits (bounded) for its "ready:" line.
-  ::testing::AssertionResult StartPicketd(const std::vector<std::string>& extra = {}) {
-    // The event log goes to the test's directory, never to /var/lib/picket.
-    std::vector<std::string> argv = {PICKETD_PATH, "--rules-dir", rules_dir_, "--log-level", "info",
-                                     "--history-path", dir_ + "/history.db", "--ui-socket", dir_ + "/ui.sock"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    std::string error;
-    picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);
-    if (!picketd_) return ::testing::AssertionFailure() << error;
-    const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Log().find("ready:") != std::string::npos) return ::testing::AssertionSuccess();
-      if (auto code = picketd_->Wait(milliseconds(20))) {
-        return ::testing::AssertionFailure() << "picketd exited with " << *code << " before ready:\n" << Log();
-      }
-    }
-    return ::testing::AssertionFailure() << "picketd not ready after " << kReadyTimeout.count() << " ms:\n" << Log();
-  }
-
-  // SIGTERM, then SIGKILL if it does not stop in time. Returns the exit code (nullopt: not started).
-  std::optional<int> StopPicketd() {
-    if (!picketd_) return std::nullopt;
-    picketd_->Signal(SIGTERM);
-    std::optional<int> code = picketd_->Wait(kStopTimeout);
-    if (!code) {
-      ADD_FAILURE() << "picketd did not stop within " << kStopTimeout.count() << " ms of SIGTERM";
-      picketd_->Signal(SIGKILL);
-      code = picketd_->Wait(kStopTimeout);
-    }
-    return code;
-  }
-
-  RunResult Client(const std::string& exe, const std::string& proto, const std::string& host, int port,
-                   int timeout_ms) {
-    return RunProgram({exe, proto, host, std::to_string(port), "--timeout-ms", std::to_string(timeout_ms)},
-                      net_->client(), milliseconds(timeout_ms + 10000));
-  }
-
-  RunResult ClientV4(const std::string& exe, const std::string& proto, int timeout_ms, int port = kPort) {
-    return Client(exe, proto, NetnsPair::kServerV4, port, timeout_ms);
-  }
-
-  std::string Log() const { return ReadFile(log_path_); }
-  std::map<std::string, long> Stats() const { return ParseServerStats(ReadFile(stats_path_)); }
+  PicketE2eTest()
+      : PicketdFixture({.name = "picket-e2e",
+                        .server = {.tcp = {kPort, kOtherPort},
+                                   .tcp_abort = {kAbortPort},
+                                   .udp = {kPort, kOtherPort}}}) {}
 
   // Output of a ruleset dump tool run in the client namespace (iptables-save, ip6tables-save, nft).
   std::string Dump(const std::vector<std::string>& argv) {
@@ -186,19 +51,9 @@ class PicketE2eTest : public ::testing::Test {
     return Dump({FindProgram("iptables-save")}) + Dump({FindProgram("ip6tables-save")}) +
            Dump({FindProgram("nft"), "list", "ruleset"});
   }
-
-  void ExpectDecision(const DecisionMatch& want) {
-    EXPECT_TRUE(WaitForDecision(log_path_, want, kLogTimeout).has_value())
-        << "no log line matching: " << Describe(want) << "\nlog:\n" << Log();
-  }
-
-  std::string dir_, rules_dir_, log_path_, stats_path_, client_a_, client_b_;
-  std::unique_ptr<NetnsPair> net_;
-  std::unique_ptr<Subprocess> server_;
-  std::unique_ptr<Subprocess> picketd_;
 };
 
-const std::string kServerDst = std::string(NetnsPair::kServerV4) + ":" + std::to_string(kPort);
+const std::string kServerDst = ServerDst(kPort);
 
 TEST_F(PicketE2eTest, AllowedCopyReachesServerDeniedCopyDoesNot) {
   WriteRule("allow-client-a", "allow", "process.path", client_a_);
@@ -271,7 +126,7 @@ TEST_F(PicketE2eTest, ReusedTupleOfResetConnectionIsStillDecided) {
     argv.insert(argv.end(), common.begin(), common.end());
     argv.push_back(std::to_string(timeout_ms));
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return RunProgram(argv, net_->client(), milliseconds(timeout_ms + 10000));
+    return RunInClient(argv, timeout_ms);
   };
 
   // The allowed copy waits for the server's reset instead of closing first, so the reset is the
@@ -283,7 +138,7 @@ TEST_F(PicketE2eTest, ReusedTupleOfResetConnectionIsStillDecided) {
   EXPECT_EQ(Stats()["tcp_from:" + client_b_], 0)
       << "the denied copy reached the server by reusing the allowed connection's 4-tuple: " << b.output;
   EXPECT_EQ(b.exit_code, kExitTimeout) << b.output;
-  const std::string dst = std::string(NetnsPair::kServerV4) + ":" + std::to_string(kAbortPort);
+  const std::string dst = ServerDst(kAbortPort);
   ExpectDecision({"deny", "deny-client-b", "tcp", dst, client_b_});
 }
 
@@ -304,14 +159,14 @@ TEST_F(PicketE2eTest, DestPortRuleDeniesOnlyThatPort) {
   EXPECT_EQ(stats["tcp_accepted:" + std::to_string(kOtherPort)], 0);
   EXPECT_EQ(stats["udp_datagrams:" + std::to_string(kOtherPort)], 0);
   EXPECT_EQ(stats["tcp_accepted:" + std::to_string(kPort)], 1);
-  const std::string other_dst = std::string(NetnsPair::kServerV4) + ":" + std::to_string(kOtherPort);
+  const std::string other_dst = ServerDst(kOtherPort);
   ExpectDecision({"deny", "deny-port-7001", "tcp", other_dst, client_a_});
   ExpectDecision({"allow", "default", "tcp", kServerDst, client_a_});
 }
 
 TEST_F(PicketE2eTest, DefaultDenyBlocksClientNoRuleAllows) {
   WriteRule("allow-client-a", "allow", "process.path", client_a_);
-  ASSERT_TRUE(StartPicketd({"--default-action", "deny"}));
+  ASSERT_TRUE(StartPicketd({.args = {"--default-action", "deny"}}));
 
   RunResult b = ClientV4(client_b_, "tcp", kBlockedTimeoutMs);
   EXPECT_EQ(b.exit_code, kExitTimeout) << b.output;
@@ -324,7 +179,7 @@ TEST_F(PicketE2eTest, DefaultDenyBlocksClientNoRuleAllows) {
 
 TEST_F(PicketE2eTest, SigtermRemovesEveryRuleAndExitsZero) {
   WriteRule("deny-client-b", "deny", "process.path", client_b_);
-  ASSERT_TRUE(StartPicketd({"--queue-num", "9"}));
+  ASSERT_TRUE(StartPicketd({.args = {"--queue-num", "9"}}));
   const std::string installed = AllRulesets();
   ASSERT_NE(installed.find("PICKET"), std::string::npos) << "no Picket chain while running:\n" << installed;
   EXPECT_NE(installed.find("--queue-num 9"), std::string::npos) << installed;
@@ -339,7 +194,7 @@ TEST_F(PicketE2eTest, SigtermRemovesEveryRuleAndExitsZero) {
 
 TEST_F(PicketE2eTest, SigkillInFailOpenLetsConnectionsThrough) {
   WriteRule("deny-client-b", "deny", "process.path", client_b_);
-  ASSERT_TRUE(StartPicketd({"--fail-open"}));
+  ASSERT_TRUE(StartPicketd({.args = {"--fail-open"}}));
   ASSERT_EQ(ClientV4(client_a_, "tcp", kAllowedTimeoutMs).exit_code, kExitOk);
 
   picketd_->Signal(SIGKILL);
@@ -355,7 +210,7 @@ TEST_F(PicketE2eTest, SigkillInFailOpenLetsConnectionsThrough) {
 
 TEST_F(PicketE2eTest, SigkillInFailClosedBlocksConnections) {
   WriteRule("allow-client-a", "allow", "process.path", client_a_);
-  ASSERT_TRUE(StartPicketd({"--fail-closed"}));
+  ASSERT_TRUE(StartPicketd({.args = {"--fail-closed"}}));
   ASSERT_EQ(ClientV4(client_a_, "tcp", kAllowedTimeoutMs).exit_code, kExitOk);
   const long accepted_before = Stats()["tcp_accepted"];
 
