@@ -143,7 +143,12 @@ const std::vector<std::string>* NamesAndHistory::HostsFor(const Flow& flow, std:
 void NamesAndHistory::Record(const Decision& decision, const Flow& flow, const Attribution& attribution,
                              const std::vector<std::string>* hosts) {
   const std::string_view host = hosts != nullptr ? std::string_view(hosts->front()) : std::string_view();
-  const DecidedBy by = decision.rule != nullptr ? DecidedBy::kRule : DecidedBy::kDefault;
+  DecidedBy by = DecidedBy::kRule;
+  if (decision.rule == nullptr) {
+    by = decision.source == DecisionSource::kPrompt    ? DecidedBy::kPrompt
+         : decision.source == DecisionSource::kTimeout ? DecidedBy::kTimeout
+                                                       : DecidedBy::kDefault;
+  }
   EventRecord record = MakeDecisionRecord(Facts(decision, by, host), flow, attribution);
   live_stats_.Count(record);
   if (!history_) return;
