@@ -99,10 +99,12 @@ std::optional<uint16_t> NamesAndHistory::dns_queue_num() const {
 
 void NamesAndHistory::ReadDnsQueue() {
   const auto now = DnsCache::Clock::now();
+  size_t learned_total = 0;
   auto handled = dns_queue_->ReadAvailable([&](const QueuedPacket& packet) {
     if (packet.flow.ok() && packet.flow->src_port == kDnsPort) {
       const DnsTransport transport = packet.flow->protocol == Protocol::kTcp ? DnsTransport::kTcp : DnsTransport::kUdp;
       const size_t learned = learner_.Learn(transport, packet.payload, now);
+      learned_total += learned;
       if (learned == 0 && log::Enabled(log::Level::kDebug) && !learner_.counters().last_rejection.empty()) {
         PLOG(kDebug) << "dns: nothing learned from a response: " << learner_.counters().last_rejection;
       }
@@ -117,6 +119,7 @@ void NamesAndHistory::ReadDnsQueue() {
     dns_off_reason_ = !handled.ok() ? handled.error().message : sent.error().message;
     CloseDnsQueue();
   }
+  if (learned_total > 0 && on_learned_) on_learned_();
 }
 
 void NamesAndHistory::OnDnsQueueReadable() {
@@ -138,6 +141,12 @@ const std::vector<std::string>* NamesAndHistory::HostsFor(const Flow& flow, std:
     cache_.Lookup(flow.dst, DnsCache::Clock::now(), &hosts_);
   }
   return hosts_.empty() ? nullptr : &hosts_;
+}
+
+std::vector<std::string> NamesAndHistory::NamesFor(const IpAddress& address) {
+  std::vector<std::string> names;
+  cache_.Lookup(address, DnsCache::Clock::now(), &names);
+  return names;
 }
 
 void NamesAndHistory::Record(const Decision& decision, const Flow& flow, const Attribution& attribution,

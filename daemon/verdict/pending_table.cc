@@ -106,18 +106,16 @@ std::vector<PendingPrompt> PendingTable::TakeAll() {
   return out;
 }
 
-std::vector<uint64_t> PendingTable::ReleaseFlowsIf(const std::function<bool(const PendingFlow&)>& decides,
-                                                   const std::function<void(uint64_t, PendingFlow&)>& release) {
+std::vector<uint64_t> PendingTable::ReleaseFlowsIf(const std::function<bool(uint64_t, PendingFlow&)>& release) {
   std::vector<uint64_t> emptied;
   for (auto& [id, prompt] : prompts_) {
-    auto first_released = std::stable_partition(prompt.flows.begin(), prompt.flows.end(),
-                                                [&](const PendingFlow& flow) { return !decides(flow); });
-    for (auto it = first_released; it != prompt.flows.end(); ++it) {
-      flow_index_.erase(FlowKeyOf(it->flow));
-      packet_count_ -= it->packets.size();
-      release(id, *it);
-    }
-    prompt.flows.erase(first_released, prompt.flows.end());
+    const uint64_t prompt_id = id;
+    std::erase_if(prompt.flows, [&](PendingFlow& flow) {
+      if (!release(prompt_id, flow)) return false;
+      flow_index_.erase(FlowKeyOf(flow.flow));
+      packet_count_ -= flow.packets.size();
+      return true;
+    });
     if (prompt.flows.empty()) emptied.push_back(id);
   }
   for (uint64_t id : emptied) Take(id);

@@ -96,10 +96,10 @@ class PendingTable {
   std::vector<PendingPrompt> TakeExpired(TimePoint now);
   // Removes and returns every prompt.
   std::vector<PendingPrompt> TakeAll();
-  // Removes the flows `decides` returns true for and hands each to `release` with its prompt id.
-  // Returns the ids of prompts left without flows (they are removed).
-  std::vector<uint64_t> ReleaseFlowsIf(const std::function<bool(const PendingFlow&)>& decides,
-                                       const std::function<void(uint64_t, PendingFlow&)>& release);
+  // Offers every pending flow to `release` (with its prompt id), once; the flows it returns true
+  // for (it gave them their verdicts) are removed. Returns the ids of prompts left without flows
+  // (they are removed too).
+  std::vector<uint64_t> ReleaseFlowsIf(const std::function<bool(uint64_t, PendingFlow&)>& release);
   // Sets the host name of the prompts (and their flows) to `destination` that have none; returns
   // the ids of the prompts changed. `hosts_for` gives the names known now for an address.
   std::vector<uint64_t> FillHosts(const std::function<std::vector<std::string>(const IpAddress&)>& hosts_for);

@@ -131,9 +131,14 @@ TEST(PendingTableTest, ReleaseFlowsIfRemovesDecidedFlowsAndEmptiedPrompts) {
   table.Add(TcpFlow(40001), Process("/bin/a", 2), nullptr, {2, 0}, kStart);
   const uint64_t b = table.Add(TcpFlow(40002, "198.18.0.3"), Process("/bin/b", 3), nullptr, {3, 0}, kStart).prompt_id;
   std::vector<uint32_t> released;
-  std::vector<uint64_t> emptied = table.ReleaseFlowsIf(
-      [](const PendingFlow& flow) { return flow.flow.src_port == 40001 || flow.flow.src_port == 40002; },
-      [&](uint64_t, PendingFlow& flow) { released.push_back(flow.packets[0].id); });
+  int offered = 0;
+  std::vector<uint64_t> emptied = table.ReleaseFlowsIf([&](uint64_t, PendingFlow& flow) {
+    ++offered;
+    if (flow.flow.src_port != 40001 && flow.flow.src_port != 40002) return false;
+    released.push_back(flow.packets[0].id);
+    return true;
+  });
+  EXPECT_EQ(offered, 3);
   EXPECT_EQ(released, (std::vector<uint32_t>{2, 3}));
   EXPECT_EQ(emptied, std::vector<uint64_t>{b});
   EXPECT_EQ(table.Find(b), nullptr);
