@@ -21,15 +21,6 @@ constexpr ui::AnswerDuration kAllDurations[] = {
 const std::vector<ui::ScopeField> kTimeoutScope = {ui::ScopeField::kExecutable, ui::ScopeField::kHost,
                                                    ui::ScopeField::kPort};
 
-ui::AnswerAction WireAction(Action action) {
-  switch (action) {
-    case Action::kAllow: return ui::AnswerAction::kAllow;
-    case Action::kDeny: return ui::AnswerAction::kDeny;
-    case Action::kReject: return ui::AnswerAction::kReject;
-  }
-  return ui::AnswerAction::kDeny;
-}
-
 std::string Rfc3339In(SteadyClock::duration from_now) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(from_now).count();
   return QDateTime::currentDateTimeUtc().addMSecs(ms).toString(Qt::ISODateWithMs).toStdString();
@@ -207,7 +198,7 @@ void PromptStage::OnDeadline() {
   for (PendingPrompt& prompt : expired) {
     const Decision decision{decider_->default_action(), nullptr, true, DecisionSource::kTimeout};
     if (default_duration_ != ui::AnswerDuration::kOnce) {
-      const AnswerChoice choice{WireAction(decision.action), default_duration_, kTimeoutScope};
+      const AnswerChoice choice{AnswerActionOf(decision.action), default_duration_, kTimeoutScope};
       std::variant<std::string, UiRefusal> added = AddAnswerRule(prompt, choice);
       if (auto* refusal = std::get_if<UiRefusal>(&added)) {
         PLOG(kWarn) << "prompt: " << prompt.id << " timed out; no rule made: " << refusal->message;

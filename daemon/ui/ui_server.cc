@@ -367,20 +367,18 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
   SendResult(client, request.id, QJsonObject{});
 }
 
-bool UiServer::HasEventSubscribers() const {
-  return std::any_of(clients_.begin(), clients_.end(),
-                     [](const auto& entry) { return entry.second->subscribed_events; });
+bool UiServer::HasSubscribers(bool Client::*topic) const {
+  return std::any_of(clients_.begin(), clients_.end(), [topic](const auto& entry) { return (*entry.second).*topic; });
 }
+
+bool UiServer::HasEventSubscribers() const { return HasSubscribers(&Client::subscribed_events); }
 
 void UiServer::PublishEvent(const ui::DecisionEvent& event) {
   if (!HasEventSubscribers()) return;
   Broadcast(ui::Encode(event), &Client::subscribed_events);
 }
 
-bool UiServer::HasPromptSubscribers() const {
-  return std::any_of(clients_.begin(), clients_.end(),
-                     [](const auto& entry) { return entry.second->subscribed_prompts; });
-}
+bool UiServer::HasPromptSubscribers() const { return HasSubscribers(&Client::subscribed_prompts); }
 
 void UiServer::PublishPrompt(const ui::PromptEvent& prompt) {
   if (!HasPromptSubscribers()) return;

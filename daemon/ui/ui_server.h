@@ -105,6 +105,7 @@ class UiServer {
   void HandleRules(Client& client, const ui::RulesRequest& request);
   void HandleAnswer(Client& client, const ui::Answer& request);
   void Broadcast(const std::string& line, bool Client::*topic);
+  bool HasSubscribers(bool Client::*topic) const;
   void PromptSubscriberLeft();
   void SendResult(Client& client, uint64_t id, QJsonObject data);
   void SendError(Client& client, std::optional<uint64_t> id, ui::ErrorCode code, std::string message);

@@ -125,6 +125,15 @@ Action ActionOf(ui::AnswerAction action) {
   return Action::kDeny;
 }
 
+ui::AnswerAction AnswerActionOf(Action action) {
+  switch (action) {
+    case Action::kAllow: return ui::AnswerAction::kAllow;
+    case Action::kDeny: return ui::AnswerAction::kDeny;
+    case Action::kReject: return ui::AnswerAction::kReject;
+  }
+  return ui::AnswerAction::kDeny;
+}
+
 std::string_view RuleDurationText(ui::AnswerDuration duration) {
   switch (duration) {
     case ui::AnswerDuration::kOnce: return "once";

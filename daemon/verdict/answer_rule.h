@@ -53,6 +53,7 @@ struct AnswerChoice {
 };
 
 Action ActionOf(ui::AnswerAction action);
+ui::AnswerAction AnswerActionOf(Action action);
 
 // The `duration` text of a rule made for `duration` ("30s", "until restart", "until process exits" …).
 std::string_view RuleDurationText(ui::AnswerDuration duration);

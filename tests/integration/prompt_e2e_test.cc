@@ -208,6 +208,13 @@ class PromptE2eTest : public ::testing::Test {
     FAIL() << "picketd not ready:\n" << ReadFile(log_path_);
   }
 
+  // StartPicketd, then `ui_` connects and subscribes to prompts.
+  void StartWithPromptsClient(const std::string& config) {
+    ASSERT_NO_FATAL_FAILURE(StartPicketd(config));
+    ui_ = std::make_unique<ProtocolClient>(socket_path_);
+    ASSERT_NO_FATAL_FAILURE(ui_->SubscribePrompts());
+  }
+
   // Starts a connection attempt in the client namespace without waiting for it.
   Subprocess* StartClient(const std::string& exe, const std::string& proto, int port, int timeout_ms) {
     std::string error;
@@ -240,6 +247,7 @@ class PromptE2eTest : public ::testing::Test {
   std::unique_ptr<Subprocess> server_;
   std::unique_ptr<Subprocess> picketd_;
   std::vector<std::unique_ptr<Subprocess>> clients_;
+  std::unique_ptr<ProtocolClient> ui_;
 };
 
 QJsonObject Member(const QJsonObject& object, const char* name) { return object.value(name).toObject(); }
@@ -253,9 +261,8 @@ TEST_F(PromptE2eTest, WithoutAPromptsClientTheDefaultAppliesAtOnce) {
 }
 
 TEST_F(PromptE2eTest, HeldFlowLeaksNothingUntilAnsweredAllowOnce) {
-  ASSERT_NO_FATAL_FAILURE(StartPicketd(R"("default_action":"deny","prompt_timeout_seconds":60)"));
-  ProtocolClient ui(socket_path_);
-  ASSERT_NO_FATAL_FAILURE(ui.SubscribePrompts());
+  ASSERT_NO_FATAL_FAILURE(StartWithPromptsClient(R"("default_action":"deny","prompt_timeout_seconds":60)"));
+  ProtocolClient& ui = *ui_;
   Subprocess* client = StartClient(client_a_, "tcp", kPort, 15000);
   std::optional<ui::PromptEvent> prompt = ui.NextPrompt();
   ASSERT_TRUE(prompt.has_value());
@@ -285,9 +292,8 @@ TEST_F(PromptE2eTest, HeldFlowLeaksNothingUntilAnsweredAllowOnce) {
 }
 
 TEST_F(PromptE2eTest, DenyAlwaysWritesARuleAndTheNextConnectionIsDeniedWithoutAPrompt) {
-  ASSERT_NO_FATAL_FAILURE(StartPicketd(R"("default_action":"allow","prompt_timeout_seconds":60)"));
-  ProtocolClient ui(socket_path_);
-  ASSERT_NO_FATAL_FAILURE(ui.SubscribePrompts());
+  ASSERT_NO_FATAL_FAILURE(StartWithPromptsClient(R"("default_action":"allow","prompt_timeout_seconds":60)"));
+  ProtocolClient& ui = *ui_;
   Subprocess* client = StartClient(client_b_, "tcp", kPort, 4000);
   std::optional<ui::PromptEvent> prompt = ui.NextPrompt();
   ASSERT_TRUE(prompt.has_value());
@@ -312,9 +318,8 @@ TEST_F(PromptE2eTest, DenyAlwaysWritesARuleAndTheNextConnectionIsDeniedWithoutAP
 }
 
 TEST_F(PromptE2eTest, TwoPromptsAnsweredInReverseOrder) {
-  ASSERT_NO_FATAL_FAILURE(StartPicketd(R"("default_action":"deny","prompt_timeout_seconds":60)"));
-  ProtocolClient ui(socket_path_);
-  ASSERT_NO_FATAL_FAILURE(ui.SubscribePrompts());
+  ASSERT_NO_FATAL_FAILURE(StartWithPromptsClient(R"("default_action":"deny","prompt_timeout_seconds":60)"));
+  ProtocolClient& ui = *ui_;
   Subprocess* a = StartClient(client_a_, "tcp", kPort, 15000);
   std::optional<ui::PromptEvent> first = ui.NextPrompt();
   Subprocess* b = StartClient(client_b_, "tcp", kOtherPort, 15000);
@@ -338,9 +343,8 @@ TEST_F(PromptE2eTest, TwoPromptsAnsweredInReverseOrder) {
 }
 
 TEST_F(PromptE2eTest, TimeoutAppliesTheDefaultAndClosesThePrompt) {
-  ASSERT_NO_FATAL_FAILURE(StartPicketd(R"("default_action":"allow","prompt_timeout_seconds":2)"));
-  ProtocolClient ui(socket_path_);
-  ASSERT_NO_FATAL_FAILURE(ui.SubscribePrompts());
+  ASSERT_NO_FATAL_FAILURE(StartWithPromptsClient(R"("default_action":"allow","prompt_timeout_seconds":2)"));
+  ProtocolClient& ui = *ui_;
   Subprocess* client = StartClient(client_a_, "tcp", kPort, 15000);
   std::optional<ui::PromptEvent> prompt = ui.NextPrompt();
   ASSERT_TRUE(prompt.has_value());
@@ -355,10 +359,8 @@ TEST_F(PromptE2eTest, TimeoutAppliesTheDefaultAndClosesThePrompt) {
 // The socket is root-only (mode 0600: the test's ui_group does not exist); another uid cannot
 // even connect, so it cannot answer; the prompt stays pending for an admin.
 TEST_F(PromptE2eTest, UnauthorizedUidCannotAnswer) {
-  ASSERT_NO_FATAL_FAILURE(
-      StartPicketd(R"("default_action":"deny","prompt_timeout_seconds":60,"ui_group":"picket-no-such-group")"));
-  ProtocolClient ui(socket_path_);
-  ASSERT_NO_FATAL_FAILURE(ui.SubscribePrompts());
+  ASSERT_NO_FATAL_FAILURE(StartWithPromptsClient(R"("default_action":"deny","prompt_timeout_seconds":60,"ui_group":"picket-no-such-group")"));
+  ProtocolClient& ui = *ui_;
   Subprocess* client = StartClient(client_a_, "tcp", kPort, 15000);
   std::optional<ui::PromptEvent> prompt = ui.NextPrompt();
   ASSERT_TRUE(prompt.has_value());
