@@ -6,6 +6,7 @@
 #include <QJsonParseError>
 #include <QJsonValue>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -149,6 +150,31 @@ Status ApplyUiKey(std::string_view origin, const QString& key, const QJsonValue&
   return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
 }
 
+Status ApplyPromptKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
+  if (key == "prompt_timeout_seconds") {
+    return ParseUnsignedKey(origin, key, v, 1, 86400, [c](uint64_t n) { c->prompt_timeout_seconds = static_cast<uint32_t>(n); });
+  }
+  if (key == "prompt_default_duration") {
+    static constexpr std::string_view kDurations[] = {"once", "30s", "5m", "15m", "30m", "1h", "12h", "24h",
+                                                      "until-restart", "until-process-exits", "always"};
+    auto s = AsString(origin, key, v);
+    if (!s.ok()) return s.error();
+    if (std::find(std::begin(kDurations), std::end(kDurations), *s) == std::end(kDurations)) {
+      return KeyError(origin, key, "expected once, 30s, 5m, 15m, 30m, 1h, 12h, 24h, until-restart, "
+                                   "until-process-exits or always, got " + Describe(v));
+    }
+    c->prompt_default_duration = *s;
+    return OkStatus();
+  }
+  if (key == "prompt_max_pending_packets") {
+    return ParseUnsignedKey(origin, key, v, 1, 1u << 20, [c](uint64_t n) { c->prompt_max_pending_packets = static_cast<uint32_t>(n); });
+  }
+  if (key == "prompt_max_prompts") {
+    return ParseUnsignedKey(origin, key, v, 1, 65536, [c](uint64_t n) { c->prompt_max_prompts = static_cast<uint32_t>(n); });
+  }
+  return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
+}
+
 Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
   if (key == "rules_dir") {
     auto s = AsString(origin, key, v);
@@ -182,6 +208,7 @@ Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v
     return ApplyDnsOrHistoryKey(origin, key, v, c);
   }
   if (key.startsWith("ui_")) return ApplyUiKey(origin, key, v, c);
+  if (key.startsWith("prompt_")) return ApplyPromptKey(origin, key, v, c);
   return KeyError(origin, key, "unknown key (see docs/CONFIG.md)");
 }
 

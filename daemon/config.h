@@ -55,6 +55,12 @@ struct Config {
   uint32_t ui_client_queue_bytes = 4u << 20;      // unsent output per client; beyond: disconnected
   uint32_t ui_max_clients = 64;                   // connections at once
 
+  // Prompts (daemon/prompt_stage.h): flows no rule decides wait for an admin client's answer.
+  uint32_t prompt_timeout_seconds = 30;           // no answer by then → default action + duration
+  std::string prompt_default_duration = "once";   // protocol duration name ("once", "5m", "always" …)
+  uint32_t prompt_max_pending_packets = 1024;     // packets held without a verdict; beyond: default
+  uint32_t prompt_max_prompts = 64;               // prompts open at once; beyond: default
+
   // The exec-event store and checksums (daemon/process/).
   ProcessMonitor process_monitor = ProcessMonitor::kAuto;  // auto | ebpf | proc-connector | proc
   uint32_t process_exit_grace_seconds = 120;  // an ended process stays known this long (late packets)

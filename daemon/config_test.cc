@@ -81,6 +81,26 @@ TEST(ConfigTest, UiSocketKeys) {
   EXPECT_FALSE(ParseConfig(R"({"ui_client_queue_bytes":10})", "t.json").ok());
 }
 
+TEST(ConfigTest, PromptKeys) {
+  auto defaults = ParseConfig("{}", "d.json");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->prompt_timeout_seconds, 30u);
+  EXPECT_EQ(defaults->prompt_default_duration, "once");
+  EXPECT_LT(defaults->prompt_max_pending_packets, defaults->queue_max_len);
+  auto c = ParseConfig(R"({"prompt_timeout_seconds":2,"prompt_default_duration":"until-restart",
+      "prompt_max_pending_packets":10,"prompt_max_prompts":3})", "t.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->prompt_timeout_seconds, 2u);
+  EXPECT_EQ(c->prompt_default_duration, "until-restart");
+  EXPECT_EQ(c->prompt_max_pending_packets, 10u);
+  EXPECT_EQ(c->prompt_max_prompts, 3u);
+  auto bad = ParseConfig(R"({"prompt_default_duration":"forever"})", "t.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("key 'prompt_default_duration'"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(ParseConfig(R"({"prompt_timeout_seconds":0})", "t.json").ok());
+  EXPECT_FALSE(ParseConfig(R"({"prompt_typo":1})", "t.json").ok());
+}
+
 TEST(ConfigTest, OverlaysOnBase) {
   Config base;
   base.queue_num = 9;

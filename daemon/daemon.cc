@@ -68,6 +68,7 @@ Status Daemon::Start() {
   if (attributor_ == nullptr) return Error{"attribution: kernel flow ownership could not start"};
 
   names_ = NamesAndHistory::Start(config_);
+  StartPrompts();
 
   QueueOptions queue_options;
   queue_options.queue_num = config_.queue_num;
@@ -140,6 +141,7 @@ void Daemon::DrainQueue() {
   auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
   if (!handled.ok()) PLOG(kWarn) << "queue: draining: " << handled.error().message;
   if (process_) process_->ReleaseAll();  // packets still waiting for a digest: decided now
+  if (prompts_) prompts_->ReleaseAll();  // flows still waiting for an answer: the default now
   Status sent = queue_->SendVerdicts();
   if (!sent.ok()) PLOG(kWarn) << "queue: draining: " << sent.error().message;
 }
@@ -173,12 +175,35 @@ void Daemon::DecidePacket(const QueuedPacket& packet, const Attribution& attribu
   const Flow& flow = *packet.flow;
   const std::vector<std::string>* hosts = names_->HostsFor(flow, packet.payload);
   const Decision decision = decider_.Decide(*rules_->current(), Connection{flow, attribution, hosts});
+  // No rule decides and a client can be asked: the packet waits for the answer without a verdict.
+  if (prompts_ && prompts_->Hold(packet, attribution, hosts, decision)) return;
   ApplyDecision(packet, decision);
+  RecordDecision(decision, flow, attribution, hosts);
+}
+
+void Daemon::RecordDecision(const Decision& decision, const Flow& flow, const Attribution& attribution,
+                            const std::vector<std::string>* hosts) {
   if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution) << NamesAndHistory::HostField(hosts);
   names_->Record(decision, flow, attribution, hosts);
   if (ui_ && ui_->HasEventSubscribers()) {
     ui_->PublishEvent(MakeDecisionEvent(decision, flow, attribution, hosts, NowRfc3339()));
   }
+}
+
+void Daemon::StartPrompts() {
+  PromptHooks hooks;
+  hooks.verdict = [this](const HeldPacket& packet, Action action) { ApplyVerdict(packet.id, packet.mark, action); };
+  hooks.record = [this](const PendingFlow& flow, const Decision& decision) {
+    RecordDecision(decision, flow.flow, flow.attribution, flow.hosts.empty() ? nullptr : &flow.hosts);
+  };
+  hooks.flush = [this] { OnDecisionsResumed(); };
+  hooks.hosts_for = [this](const IpAddress& address) { return names_->NamesFor(address); };
+  hooks.rules_changed = [this] {
+    if (process_) process_->ApplyRules(*rules_->current());
+  };
+  prompts_ = std::make_unique<PromptStage>(config_, rules_.get(), &decider_, std::move(hooks));
+  prompts_->SetWatcher(rule_watcher_.get());
+  names_->SetOnNamesLearned([this] { prompts_->OnNamesLearned(); });
 }
 
 // The UI socket is not needed to enforce rules: when it cannot be created picketd runs without it
@@ -198,14 +223,18 @@ void Daemon::StartUi() {
   hooks.status = [this] { return UiStatus(); };
   hooks.rules_changed = [this] {
     if (process_) process_->ApplyRules(*rules_->current());
+    if (prompts_) prompts_->ReDecide();
     log::Flush();
   };
+  hooks.answer = [this](const ui::Answer& answer, const UiPeer& peer) { return prompts_->Answer(answer, peer); };
+  hooks.prompts_unwatched = [this] { prompts_->ReleaseAll(); };
   auto server = UiServer::Start(options, rules_.get(), std::move(hooks));
   if (!server.ok()) {
     PLOG(kWarn) << "ui: socket unavailable, running without clients: " << server.error().message;
     return;
   }
   ui_ = std::move(*server);
+  prompts_->SetUi(ui_.get());
 }
 
 QJsonObject Daemon::UiStatus() const {
@@ -217,6 +246,14 @@ QJsonObject Daemon::UiStatus() const {
     counters["enobufs"] = static_cast<double>(q.enobufs);
   }
   if (ui_) counters["ui_dropped_clients"] = static_cast<double>(ui_->dropped_clients());
+  if (prompts_) {
+    const PendingCounters& p = prompts_->table().counters();
+    counters["prompts"] = static_cast<double>(p.prompts);
+    counters["prompts_pending"] = static_cast<double>(prompts_->table().prompt_count());
+    counters["prompts_answered"] = static_cast<double>(prompts_->counters().answered);
+    counters["prompts_timed_out"] = static_cast<double>(p.timed_out);
+    counters["prompts_overflow"] = static_cast<double>(p.overflow + p.overflow_joins);
+  }
   return QJsonObject{
       {"daemon_version", QCoreApplication::applicationVersion()},
       {"attribution", "sock_diag + /proc fd scan find the PID, the exec-event store describes the process"},
@@ -238,17 +275,21 @@ void Daemon::OnDecisionsResumed() {
 }
 
 void Daemon::ApplyDecision(const QueuedPacket& packet, const Decision& decision) {
+  ApplyVerdict(packet.id, packet.mark, decision.action);
+}
+
+void Daemon::ApplyVerdict(uint32_t packet_id, uint32_t mark, Action action) {
   ++decisions_;
-  switch (decision.action) {
+  switch (action) {
     case Action::kAllow:
-      queue_->AddVerdict(packet.id, Verdict::kAccept, std::nullopt);
+      queue_->AddVerdict(packet_id, Verdict::kAccept, std::nullopt);
       break;
     case Action::kDeny:
-      queue_->AddVerdict(packet.id, Verdict::kDrop, std::nullopt);
+      queue_->AddVerdict(packet_id, Verdict::kDrop, std::nullopt);
       break;
     case Action::kReject:
       // Accepted with the reject bit: the firewall's reject chain answers with RST / ICMP unreachable.
-      queue_->AddVerdict(packet.id, Verdict::kAccept, packet.mark | config_.reject_mark);
+      queue_->AddVerdict(packet_id, Verdict::kAccept, mark | config_.reject_mark);
       break;
   }
 }
@@ -276,6 +317,7 @@ void Daemon::OnRulesChanged(const RuleChangeReport& report) {
   for (const std::string& name : report.ended) PLOG(kInfo) << "rules: rule " << name << " ended";
   if (report.kind == RuleChange::kReloaded) LogRuleProblems();
   if (report.rules_replaced && process_) process_->ApplyRules(*rules_->current());
+  if (report.rules_replaced && prompts_) prompts_->ReDecide();
   if (report.rules_replaced) {
     PLOG(kInfo) << "rules: " << rules_->current()->size() << " active after "
                 << (report.kind == RuleChange::kReloaded ? "reload" : "expiry");
@@ -297,14 +339,17 @@ void Daemon::LogCounters() const {
   const QueueCounters& q = queue_->counters();
   PLOG(kInfo) << "counters: decisions=" << decisions_ << " unparsed=" << unparsed_ << " packets=" << q.packets
               << " verdict_batches=" << q.verdict_batches << " enobufs=" << q.enobufs;
+  if (prompts_) prompts_->LogCounters();
 }
 
 Status Daemon::Stop() {
   if (stopped_) return OkStatus();
   stopped_ = true;
+  if (prompts_) prompts_->SetUi(nullptr);
   ui_.reset();  // clients see the socket close; the socket file is removed
   queue_notifier_.reset();
   signal_notifier_.reset();
+  if (prompts_) prompts_->SetWatcher(nullptr);
   rule_watcher_.reset();
   Status result;
   if (firewall_) {
@@ -323,6 +368,7 @@ Status Daemon::Stop() {
     process_.reset();
   }
   if (names_) {
+    names_->SetOnNamesLearned(nullptr);
     names_->Stop();
     names_->LogCounters();
   }

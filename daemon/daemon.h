@@ -19,6 +19,7 @@
 #include "netfilter/nfqueue.h"
 #include "process/attributor.h"
 #include "process_stage.h"
+#include "prompt_stage.h"
 #include "rules/rule_engine.h"
 #include "rules/rule_watcher.h"
 #include "rules/users.h"
@@ -55,6 +56,11 @@ class Daemon {
   // Sends the verdicts of decisions resumed by the checksum worker.
   void OnDecisionsResumed();
   void ApplyDecision(const QueuedPacket& packet, const Decision& decision);
+  void ApplyVerdict(uint32_t packet_id, uint32_t mark, Action action);
+  // The decision's log line, history row and UI event.
+  void RecordDecision(const Decision& decision, const Flow& flow, const Attribution& attribution,
+                      const std::vector<std::string>* hosts);
+  void StartPrompts();
   void Shutdown(int exit_code);
   void LogCounters() const;
   void OnRulesChanged(const RuleChangeReport& report);
@@ -73,6 +79,7 @@ class Daemon {
   std::unique_ptr<NfQueue> queue_;
   std::unique_ptr<Firewall> firewall_;
   std::unique_ptr<NamesAndHistory> names_;  // DNS names (dest.host) and the event log of decisions
+  std::unique_ptr<PromptStage> prompts_;    // flows waiting for an answer (prompts); needs ui_ to ask
   std::unique_ptr<UiServer> ui_;            // clients' socket (status, rules, live events); null when off
   UniqueFd signal_fd_;
   std::unique_ptr<QSocketNotifier> queue_notifier_;

@@ -112,11 +112,13 @@ std::optional<uint16_t> NamesAndHistory::dns_queue_num() const {
 
 void NamesAndHistory::ReadDnsQueue() {
   const auto now = DnsCache::Clock::now();
+  size_t learned_total = 0;
   auto handled = dns_queue_->ReadAvailable([&](const QueuedPacket& packet) {
     if (packet.flow.ok() && packet.flow->src_port == kDnsPort) {
       const size_t learned = packet.flow->protocol == Protocol::kTcp
                                  ? learner_.LearnTcpSegment(TcpSegmentOf(*packet.flow, packet), now)
                                  : learner_.Learn(DnsTransport::kUdp, packet.payload, now);
+      learned_total += learned;
       if (learned == 0 && log::Enabled(log::Level::kDebug) && !learner_.counters().last_rejection.empty()) {
         PLOG(kDebug) << "dns: nothing learned from a response: " << learner_.counters().last_rejection;
       }
@@ -131,6 +133,7 @@ void NamesAndHistory::ReadDnsQueue() {
     dns_off_reason_ = !handled.ok() ? handled.error().message : sent.error().message;
     CloseDnsQueue();
   }
+  if (learned_total > 0 && on_learned_) on_learned_();
 }
 
 void NamesAndHistory::OnDnsQueueReadable() {
@@ -154,10 +157,21 @@ const std::vector<std::string>* NamesAndHistory::HostsFor(const Flow& flow, std:
   return hosts_.empty() ? nullptr : &hosts_;
 }
 
+std::vector<std::string> NamesAndHistory::NamesFor(const IpAddress& address) {
+  std::vector<std::string> names;
+  cache_.Lookup(address, DnsCache::Clock::now(), &names);
+  return names;
+}
+
 void NamesAndHistory::Record(const Decision& decision, const Flow& flow, const Attribution& attribution,
                              const std::vector<std::string>* hosts) {
   const std::string_view host = hosts != nullptr ? std::string_view(hosts->front()) : std::string_view();
-  const DecidedBy by = decision.rule != nullptr ? DecidedBy::kRule : DecidedBy::kDefault;
+  DecidedBy by = DecidedBy::kRule;
+  if (decision.rule == nullptr) {
+    by = decision.source == DecisionSource::kPrompt    ? DecidedBy::kPrompt
+         : decision.source == DecisionSource::kTimeout ? DecidedBy::kTimeout
+                                                       : DecidedBy::kDefault;
+  }
   EventRecord record = MakeDecisionRecord(Facts(decision, by, host), flow, attribution);
   live_stats_.Count(record);
   if (!history_) return;

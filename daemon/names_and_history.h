@@ -16,6 +16,7 @@
 #include <QSocketNotifier>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,6 +50,10 @@ class NamesAndHistory {
   // The destination's host names (see the header comment); nullptr when none is known. The vector
   // is reused by the next call.
   const std::vector<std::string>* HostsFor(const Flow& flow, std::span<const uint8_t> payload);
+  // The names the cache knows now for an address (empty when none).
+  std::vector<std::string> NamesFor(const IpAddress& address);
+  // Runs after a batch of DNS responses taught the cache at least one address.
+  void SetOnNamesLearned(std::function<void()> on_learned) { on_learned_ = std::move(on_learned); }
 
   void Record(const Decision& decision, const Flow& flow, const Attribution& attribution,
               const std::vector<std::string>* hosts);
@@ -82,6 +87,7 @@ class NamesAndHistory {
   std::vector<std::string> hosts_;
   uint64_t history_not_recorded_nolog_ = 0;
   std::string dns_off_reason_;  // empty while DNS names are learned
+  std::function<void()> on_learned_;
   bool stopped_ = false;
 };
 

@@ -2,25 +2,15 @@
 
 #include <QDateTime>
 
+#include "verdict/answer_rule.h"
+
 namespace picket {
-namespace {
-
-ui::AnswerAction ToWire(Action action) {
-  switch (action) {
-    case Action::kAllow: return ui::AnswerAction::kAllow;
-    case Action::kDeny: return ui::AnswerAction::kDeny;
-    case Action::kReject: return ui::AnswerAction::kReject;
-  }
-  return ui::AnswerAction::kDeny;
-}
-
-}  // namespace
 
 ui::DecisionEvent MakeDecisionEvent(const Decision& decision, const Flow& flow, const Attribution& attribution,
                                     const std::vector<std::string>* hosts, std::string time) {
   ui::DecisionEvent event;
   event.time = std::move(time);
-  event.action = ToWire(decision.action);
+  event.action = AnswerActionOf(decision.action);
   event.rule = std::string(decision.rule_name());
   event.protocol = std::string(flow.protocol_name());
   event.src = flow.src.ToString();

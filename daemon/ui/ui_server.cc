@@ -31,6 +31,7 @@ struct UiServer::Client {
   ui::Role role = ui::Role::kReadOnly;
   bool greeted = false;
   bool subscribed_events = false;
+  bool subscribed_prompts = false;
   ui::LineSplitter splitter;
   std::string out;        // unsent output; bytes before out_offset are already sent
   size_t out_offset = 0;
@@ -269,11 +270,8 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
     data["rules"] = static_cast<double>(rules_->current()->size());
     return SendResult(client, *id, data);
   }
-  if (std::holds_alternative<ui::Answer>(message) && client.role != ui::Role::kAdmin) {
-    return SendError(client, id, ErrorCode::kForbidden, "answering prompts needs the admin role");
-  }
-  if (std::holds_alternative<ui::StatsRequest>(message) || std::holds_alternative<ui::ConfigRequest>(message) ||
-      std::holds_alternative<ui::Answer>(message)) {
+  if (const auto* answer = std::get_if<ui::Answer>(&message)) return HandleAnswer(client, *answer);
+  if (std::holds_alternative<ui::StatsRequest>(message) || std::holds_alternative<ui::ConfigRequest>(message)) {
     return SendError(client, id, ErrorCode::kUnsupported,
                      std::string(ui::TypeName(message)) + " is not implemented by this picketd");
   }
@@ -282,20 +280,47 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
 
 void UiServer::HandleSubscribe(Client& client, const ui::Subscribe& request) {
   bool events = false;
+  bool prompts = false;
   for (ui::Topic topic : request.topics) {
     if (topic == ui::Topic::kPrompts && client.role != ui::Role::kAdmin) {
       return SendError(client, request.id, ErrorCode::kForbidden, "prompts need the admin role");
     }
-    if (topic != ui::Topic::kEvents) {
+    if (topic == ui::Topic::kPrompts && !hooks_.answer) {
+      return SendError(client, request.id, ErrorCode::kUnsupported, "this picketd does not ask prompts");
+    }
+    if (topic != ui::Topic::kEvents && topic != ui::Topic::kPrompts) {
       return SendError(client, request.id, ErrorCode::kUnsupported,
                        "topic '" + std::string(ui::TopicName(topic)) + "' is not implemented by this picketd");
     }
-    events = true;
+    (topic == ui::Topic::kEvents ? events : prompts) = true;
   }
+  const bool left_prompts = client.subscribed_prompts && !prompts;
   client.subscribed_events = events;
+  client.subscribed_prompts = prompts;
   QJsonArray topics;
   if (events) topics.append(QStringLiteral("events"));
+  if (prompts) topics.append(QStringLiteral("prompts"));
   SendResult(client, request.id, QJsonObject{{"topics", topics}});
+  if (left_prompts) PromptSubscriberLeft();
+}
+
+void UiServer::HandleAnswer(Client& client, const ui::Answer& request) {
+  if (client.role != ui::Role::kAdmin) {
+    return SendError(client, request.id, ErrorCode::kForbidden, "answering prompts needs the admin role");
+  }
+  if (!hooks_.answer) return SendError(client, request.id, ErrorCode::kUnsupported, "this picketd does not ask prompts");
+  const uint64_t number = client.number;
+  std::variant<QJsonObject, UiRefusal> outcome = hooks_.answer(request, client.peer);
+  // The hook publishes (closed prompts, events), which may have dropped this very client.
+  auto it = clients_.find(number);
+  if (it == clients_.end()) return;
+  if (auto* refusal = std::get_if<UiRefusal>(&outcome)) {
+    return SendError(*it->second, request.id, refusal->code, std::move(refusal->message));
+  }
+  PLOG(kInfo) << "ui: prompt " << request.prompt << " answered " << ui::AnswerActionName(request.action) << " "
+              << ui::AnswerDurationName(request.duration) << " by pid " << client.peer.pid << " uid "
+              << client.peer.uid;
+  SendResult(*it->second, request.id, std::get<QJsonObject>(std::move(outcome)));
 }
 
 void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
@@ -342,19 +367,38 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
   SendResult(client, request.id, QJsonObject{});
 }
 
-bool UiServer::HasEventSubscribers() const {
-  return std::any_of(clients_.begin(), clients_.end(),
-                     [](const auto& entry) { return entry.second->subscribed_events; });
+bool UiServer::HasSubscribers(bool Client::*topic) const {
+  return std::any_of(clients_.begin(), clients_.end(), [topic](const auto& entry) { return (*entry.second).*topic; });
 }
+
+bool UiServer::HasEventSubscribers() const { return HasSubscribers(&Client::subscribed_events); }
 
 void UiServer::PublishEvent(const ui::DecisionEvent& event) {
   if (!HasEventSubscribers()) return;
-  const std::string line = ui::Encode(event);
+  Broadcast(ui::Encode(event), &Client::subscribed_events);
+}
+
+bool UiServer::HasPromptSubscribers() const { return HasSubscribers(&Client::subscribed_prompts); }
+
+void UiServer::PublishPrompt(const ui::PromptEvent& prompt) {
+  if (!HasPromptSubscribers()) return;
+  Broadcast(ui::Encode(prompt), &Client::subscribed_prompts);
+}
+
+void UiServer::Broadcast(const std::string& line, bool Client::*topic) {
   std::vector<Client*> targets;
   for (auto& [number, client] : clients_) {
-    if (client->subscribed_events) targets.push_back(client.get());
+    if ((*client).*topic) targets.push_back(client.get());
   }
   for (Client* client : targets) Send(*client, line);  // Send may close (and unlist) the client
+}
+
+void UiServer::PromptSubscriberLeft() {
+  if (HasPromptSubscribers() || !hooks_.prompts_unwatched) return;
+  // Deferred: the caller may be in the middle of publishing (a client dropped by Send).
+  QTimer::singleShot(0, context_.get(), [this] {
+    if (!HasPromptSubscribers() && hooks_.prompts_unwatched) hooks_.prompts_unwatched();
+  });
 }
 
 void UiServer::SendResult(Client& client, uint64_t id, QJsonObject data) {
@@ -415,10 +459,13 @@ void UiServer::Close(Client& client, const char* why) {
   client.fd = -1;
   auto it = clients_.find(client.number);
   if (it == clients_.end()) return;
+  const bool watched_prompts = client.subscribed_prompts;
+  client.subscribed_prompts = false;
   // The notifier that called us may still be on the stack: free the client on the next turn.
   closed_.push_back(std::move(it->second));
   clients_.erase(it);
   QTimer::singleShot(0, context_.get(), [this] { closed_.clear(); });
+  if (watched_prompts) PromptSubscriberLeft();
 }
 
 }  // namespace picket

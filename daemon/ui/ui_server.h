@@ -2,7 +2,8 @@
 // socket it creates (mode 0660, group `ui_group`; 0600 root-only when the group does not exist),
 // authorizes each peer by SO_PEERCRED, and serves many clients on the Qt event loop: handshake,
 // status, rules (list/get/add/replace/delete/enable/disable through the RuleEngine) and the live
-// `events` subscription. Prompts, answers, stats and config are answered `unsupported`.
+// `events` subscription, and prompts: the `prompts` subscription (admin only), `answer` (handed to
+// the answer hook), prompt and closed-prompt events. Stats and config are answered `unsupported`.
 //
 // Roles: uid 0, the daemon's own uid, gid == ui_group or a member of ui_group → admin; any other
 // peer that can open the socket → read-only (may read status/rules and subscribe to events).
@@ -24,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -41,15 +43,27 @@ struct UiServerOptions {
   std::string server_name = "picketd";           // sent in the server's hello
 };
 
-struct UiServerHooks {
-  std::function<QJsonObject()> status;   // the daemon's status fields (versions, counters …)
-  std::function<void()> rules_changed;   // called after a client changed the rules
-};
-
 struct UiPeer {
   pid_t pid = 0;
   uid_t uid = 0;
   gid_t gid = 0;
+};
+
+// Why a request was refused: the error reply's code and message.
+struct UiRefusal {
+  ui::ErrorCode code = ui::ErrorCode::kFailed;
+  std::string message;
+};
+
+struct UiServerHooks {
+  std::function<QJsonObject()> status;   // the daemon's status fields (versions, counters …)
+  std::function<void()> rules_changed;   // called after a client changed the rules
+  // An admin's answer to a prompt: the result data ({"rule":name} or {}), or the refusal
+  // (not-found when the prompt is no longer pending). Unset: `answer` is unsupported.
+  std::function<std::variant<QJsonObject, UiRefusal>(const ui::Answer&, const UiPeer&)> answer;
+  // The last `prompts` subscriber left (disconnected or unsubscribed). Runs on the next
+  // event-loop turn, and only if no client subscribed to prompts meanwhile.
+  std::function<void()> prompts_unwatched;
 };
 
 // The role of a peer with these credentials; `group` is the ui_group's gid when it exists.
@@ -66,6 +80,11 @@ class UiServer {
   // Whether any client subscribed to `events` (so the caller builds events only when wanted).
   bool HasEventSubscribers() const;
   void PublishEvent(const ui::DecisionEvent& event);
+
+  // Whether any admin client subscribed to `prompts` (else prompts are not asked).
+  bool HasPromptSubscribers() const;
+  // Sends a prompt (or, with `closed`, its end) to every `prompts` subscriber.
+  void PublishPrompt(const ui::PromptEvent& prompt);
 
   size_t client_count() const { return clients_.size(); }
   uint64_t dropped_clients() const { return dropped_clients_; }
@@ -84,6 +103,10 @@ class UiServer {
   void HandleRequest(Client& client, const ui::Message& message);
   void HandleSubscribe(Client& client, const ui::Subscribe& request);
   void HandleRules(Client& client, const ui::RulesRequest& request);
+  void HandleAnswer(Client& client, const ui::Answer& request);
+  void Broadcast(const std::string& line, bool Client::*topic);
+  bool HasSubscribers(bool Client::*topic) const;
+  void PromptSubscriberLeft();
   void SendResult(Client& client, uint64_t id, QJsonObject data);
   void SendError(Client& client, std::optional<uint64_t> id, ui::ErrorCode code, std::string message);
   void Send(Client& client, const std::string& line);

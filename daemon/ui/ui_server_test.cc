@@ -21,6 +21,7 @@
 #include "rules/rules_test_util.h"
 #include "rules/users.h"
 #include "ui/decision_event.h"
+#include "ui/prompt_event.h"
 
 namespace picket {
 namespace {
@@ -148,6 +149,8 @@ class UiServerTest : public ::testing::Test {
     UiServerHooks hooks;
     hooks.status = [] { return QJsonObject{{"daemon_version", "test"}, {"attribution", "none"}}; };
     hooks.rules_changed = [this] { ++rules_changed_; };
+    hooks.answer = answer_hook_;
+    hooks.prompts_unwatched = [this] { ++prompts_unwatched_; };
     auto server = UiServer::Start(options_, engine_.get(), hooks);
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
@@ -160,7 +163,49 @@ class UiServerTest : public ::testing::Test {
   UiServerOptions options_;
   std::unique_ptr<UiServer> server_;
   int rules_changed_ = 0;
+  int prompts_unwatched_ = 0;
+  std::function<std::variant<QJsonObject, UiRefusal>(const ui::Answer&, const UiPeer&)> answer_hook_;
 };
+
+// Runs `script` (protocol lines) as uid/gid 65534 in a forked child against `path` and returns the
+// child's exit code: 0 when every string of `expected` was in the server's replies, 10+ the failed step.
+int RunAsNobody(const std::string& path, const std::string& script, const std::vector<std::string>& expected,
+                size_t reply_lines) {
+  const pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    // Only system calls from here on: exit code = which step failed (0 = all as expected).
+    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(10);
+    int fd = Connect(path);
+    if (fd < 0) _exit(11);
+    if (write(fd, script.data(), script.size()) != static_cast<ssize_t>(script.size())) _exit(12);
+    std::string got;
+    char buf[4096];
+    for (int i = 0; i < 100 && static_cast<size_t>(std::count(got.begin(), got.end(), '\n')) < reply_lines; ++i) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      ssize_t n = read(fd, buf, sizeof(buf));
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    for (size_t i = 0; i < expected.size(); ++i) {
+      if (got.find(expected[i]) == std::string::npos) _exit(13 + static_cast<int>(i));
+    }
+    _exit(0);
+  }
+  int status = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    QCoreApplication::processEvents();
+    if (waitpid(child, &status, WNOHANG) == child) break;
+    usleep(1000);
+  }
+  if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 TEST_F(UiServerTest, SocketHasModeAndGroupAndIsRemovedOnStop) {
   StartServer();
@@ -306,45 +351,12 @@ TEST_F(UiServerTest, UnprivilegedPeerIsReadOnly) {
   ASSERT_EQ(chmod(options_.socket_path.c_str(), 0666), 0);
   const std::string add = ui::Encode(ui::RulesRequest{
       2, ui::RulesOp::kAdd, "", RuleObject(RuleJson("000-evil", "allow", Op("simple", "dest.port", "1")))});
-  const std::string path = options_.socket_path;
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    // Only system calls from here on: exit code = which step failed (0 = all as expected).
-    if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(10);
-    int fd = Connect(path);
-    if (fd < 0) _exit(11);
-    const std::string hello = "{\"type\":\"hello\",\"version\":1}\n";
-    const std::string list = "{\"type\":\"rules\",\"id\":3,\"op\":\"list\"}\n";
-    std::string script = hello + add + list;
-    if (write(fd, script.data(), script.size()) != static_cast<ssize_t>(script.size())) _exit(12);
-    std::string got;
-    char buf[4096];
-    for (int i = 0; i < 100 && std::count(got.begin(), got.end(), '\n') < 3; ++i) {
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      ssize_t n = read(fd, buf, sizeof(buf));
-      if (n <= 0) break;
-      got.append(buf, static_cast<size_t>(n));
-    }
-    if (got.find("\"role\":\"read-only\"") == std::string::npos) _exit(13);
-    if (got.find("\"code\":\"forbidden\"") == std::string::npos) _exit(14);
-    if (got.find("\"rules\":[]") == std::string::npos) _exit(15);
-    _exit(0);
-  }
-  int status = -1;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    QCoreApplication::processEvents();
-    if (waitpid(child, &status, WNOHANG) == child) break;
-    usleep(1000);
-  }
-  if (!WIFEXITED(status) && !WIFSIGNALED(status)) {
-    kill(child, SIGKILL);
-    waitpid(child, &status, 0);
-  }
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "child step failed";
+  const std::string hello = "{\"type\":\"hello\",\"version\":1}\n";
+  const std::string list = "{\"type\":\"rules\",\"id\":3,\"op\":\"list\"}\n";
+  EXPECT_EQ(RunAsNobody(options_.socket_path, hello + add + list,
+                        {"\"role\":\"read-only\"", "\"code\":\"forbidden\"", "\"rules\":[]"}, 3),
+            0)
+      << "child step failed";
   EXPECT_EQ(engine_->current()->size(), 0u);
   EXPECT_EQ(rules_changed_, 0);
 }
@@ -449,6 +461,120 @@ TEST(DecisionEventTest, CarriesFlowProcessAndHost) {
   EXPECT_EQ(event.pid, 42);
   EXPECT_EQ(event.uid, 1000);
   EXPECT_EQ(event.args, process.argv);
+}
+
+}  // namespace
+}  // namespace picket
+
+namespace picket {
+namespace {
+
+ui::PromptEvent SamplePrompt(uint64_t id) {
+  ui::PromptEvent prompt;
+  prompt.id = id;
+  prompt.details = QJsonObject{{"destination", QJsonObject{{"ip", "198.18.0.2"}, {"port", 443}}}};
+  return prompt;
+}
+
+// Prompt 5 is pending; any other id is not.
+std::variant<QJsonObject, UiRefusal> AnswerFive(const ui::Answer& answer, const UiPeer&) {
+  if (answer.prompt != 5) return UiRefusal{ui::ErrorCode::kNotFound, "prompt is not pending"};
+  return QJsonObject{{"rule", "made"}};
+}
+
+TEST_F(UiServerTest, PromptsReachAdminSubscribersAndAnswersReachTheDaemon) {
+  std::vector<uint64_t> answered;
+  answer_hook_ = [&](const ui::Answer& answer, const UiPeer& peer) {
+    answered.push_back(answer.prompt);
+    return AnswerFive(answer, peer);
+  };
+  StartServer();
+  TestClient asker(options_.socket_path);
+  TestClient watcher(options_.socket_path);
+  ASSERT_EQ(asker.Greet(), ui::Role::kAdmin);
+  watcher.Greet();
+  EXPECT_FALSE(server_->HasPromptSubscribers());
+  QJsonObject topics = ExpectResult(asker.Call(ui::Subscribe{1, {ui::Topic::kPrompts, ui::Topic::kEvents}}), 1);
+  EXPECT_EQ(topics.value("topics").toArray().size(), 2);
+  EXPECT_TRUE(server_->HasPromptSubscribers());
+  server_->PublishPrompt(SamplePrompt(5));
+  ui::Message prompt = asker.Read();
+  ASSERT_TRUE(std::holds_alternative<ui::PromptEvent>(prompt));
+  EXPECT_EQ(std::get<ui::PromptEvent>(prompt).id, 5u);
+  // An id that is not pending: not-found, and the connection survives.
+  ExpectError(asker.Call(ui::Answer{2, 99, ui::AnswerAction::kAllow, ui::AnswerDuration::kOnce,
+                                    {ui::ScopeField::kExecutable}}),
+              ui::ErrorCode::kNotFound);
+  QJsonObject data = ExpectResult(asker.Call(ui::Answer{3, 5, ui::AnswerAction::kDeny, ui::AnswerDuration::kAlways,
+                                                        {ui::ScopeField::kHost}}), 3);
+  EXPECT_EQ(data.value("rule").toString(), "made");
+  EXPECT_EQ(answered, (std::vector<uint64_t>{99, 5}));
+  server_->PublishPrompt(ClosedPromptEvent(5));
+  ui::Message closed = asker.Read();
+  ASSERT_TRUE(std::holds_alternative<ui::PromptEvent>(closed));
+  EXPECT_TRUE(std::get<ui::PromptEvent>(closed).closed);
+  // The client not subscribed to prompts got none: its next line answers its own request.
+  ExpectResult(watcher.Call(ui::StatusRequest{4}), 4);
+}
+
+TEST_F(UiServerTest, WithoutTheAnswerHookPromptsAreUnsupported) {
+  StartServer();
+  TestClient client(options_.socket_path);
+  client.Greet();
+  ExpectError(client.Call(ui::Subscribe{1, {ui::Topic::kPrompts}}), ui::ErrorCode::kUnsupported);
+  ExpectError(client.Call(ui::Answer{2, 1, ui::AnswerAction::kAllow, ui::AnswerDuration::kOnce,
+                                     {ui::ScopeField::kPort}}),
+              ui::ErrorCode::kUnsupported);
+  EXPECT_FALSE(server_->HasPromptSubscribers());
+}
+
+TEST_F(UiServerTest, TheLastPromptSubscriberLeavingIsReportedOnce) {
+  answer_hook_ = AnswerFive;
+  StartServer();
+  auto first = std::make_unique<TestClient>(options_.socket_path);
+  auto second = std::make_unique<TestClient>(options_.socket_path);
+  first->Greet();
+  second->Greet();
+  ExpectResult(first->Call(ui::Subscribe{1, {ui::Topic::kPrompts}}), 1);
+  ExpectResult(second->Call(ui::Subscribe{1, {ui::Topic::kPrompts}}), 1);
+  first.reset();
+  for (int i = 0; i < 50; ++i) QCoreApplication::processEvents();
+  EXPECT_TRUE(server_->HasPromptSubscribers());
+  EXPECT_EQ(prompts_unwatched_, 0);
+  // Unsubscribing (an empty topic list) counts as leaving, like disconnecting.
+  ExpectResult(second->Call(ui::Subscribe{2, {}}), 2);
+  for (int i = 0; i < 50 && prompts_unwatched_ == 0; ++i) QCoreApplication::processEvents();
+  EXPECT_FALSE(server_->HasPromptSubscribers());
+  EXPECT_EQ(prompts_unwatched_, 1);
+  second.reset();
+  for (int i = 0; i < 50; ++i) QCoreApplication::processEvents();
+  EXPECT_EQ(prompts_unwatched_, 1);
+}
+
+// A peer outside the ui group (read-only) may neither subscribe to prompts nor answer one.
+TEST_F(UiServerTest, ReadOnlyPeerCannotAnswerPrompts) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to setuid(nobody)";
+  int answers = 0;
+  answer_hook_ = [&](const ui::Answer& answer, const UiPeer& peer) {
+    ++answers;
+    return AnswerFive(answer, peer);
+  };
+  StartServer();
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  ASSERT_EQ(chmod((dir_.path() + "/run").c_str(), 0755), 0);
+  ASSERT_EQ(chmod(options_.socket_path.c_str(), 0666), 0);
+  const std::string script =
+      "{\"type\":\"hello\",\"version\":1}\n"
+      "{\"type\":\"subscribe\",\"id\":1,\"topics\":[\"prompts\"]}\n" +
+      ui::Encode(ui::Answer{2, 5, ui::AnswerAction::kAllow, ui::AnswerDuration::kAlways, {ui::ScopeField::kPort}});
+  EXPECT_EQ(RunAsNobody(options_.socket_path, script,
+                        {"\"role\":\"read-only\"", "\"id\":1,\"message\":\"prompts need",
+                         "\"code\":\"forbidden\",\"id\":2"},
+                        3),
+            0)
+      << "child step failed";
+  EXPECT_EQ(answers, 0);
+  EXPECT_FALSE(server_->HasPromptSubscribers());
 }
 
 }  // namespace

@@ -15,12 +15,20 @@
 
 namespace picket {
 
+// Who decided when no rule did: the default action, an answer to a prompt (`once`), or a prompt's timeout.
+enum class DecisionSource : uint8_t { kDefault, kPrompt, kTimeout };
+
 struct Decision {
   Action action = Action::kAllow;
   const Rule* rule = nullptr;  // nullptr: no rule matched, the default action applied
   bool log = true;             // false when the deciding rule has `nolog`
+  DecisionSource source = DecisionSource::kDefault;  // read only when rule is nullptr
 
-  std::string_view rule_name() const { return rule != nullptr ? std::string_view(rule->name) : "default"; }
+  // The rule's name, else "default", "prompt" or "timeout".
+  std::string_view rule_name() const {
+    if (rule != nullptr) return rule->name;
+    return source == DecisionSource::kPrompt ? "prompt" : source == DecisionSource::kTimeout ? "timeout" : "default";
+  }
 };
 
 class Decider {
