@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "rules/rule_parser.h"
 #include "rules/rule_writer.h"
+#include "ui/decision_event.h"
 
 namespace picket {
 
@@ -31,6 +32,7 @@ struct UiServer::Client {
   ui::Role role = ui::Role::kReadOnly;
   bool greeted = false;
   bool subscribed_events = false;
+  bool subscribed_alerts = false;
   ui::LineSplitter splitter;
   std::string out;        // unsent output; bytes before out_offset are already sent
   size_t out_offset = 0;
@@ -262,6 +264,8 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
   const std::optional<uint64_t> id = ui::IdOf(message);
   if (const auto* subscribe = std::get_if<ui::Subscribe>(&message)) return HandleSubscribe(client, *subscribe);
   if (const auto* rules = std::get_if<ui::RulesRequest>(&message)) return HandleRules(client, *rules);
+  if (const auto* stats = std::get_if<ui::StatsRequest>(&message)) return HandleStats(client, *stats);
+  if (const auto* config = std::get_if<ui::ConfigRequest>(&message)) return HandleConfig(client, *config);
   if (std::holds_alternative<ui::StatusRequest>(message)) {
     QJsonObject data = hooks_.status ? hooks_.status() : QJsonObject{};
     data["protocol_version"] = ui::kProtocolVersion;
@@ -272,8 +276,7 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
   if (std::holds_alternative<ui::Answer>(message) && client.role != ui::Role::kAdmin) {
     return SendError(client, id, ErrorCode::kForbidden, "answering prompts needs the admin role");
   }
-  if (std::holds_alternative<ui::StatsRequest>(message) || std::holds_alternative<ui::ConfigRequest>(message) ||
-      std::holds_alternative<ui::Answer>(message)) {
+  if (std::holds_alternative<ui::Answer>(message)) {
     return SendError(client, id, ErrorCode::kUnsupported,
                      std::string(ui::TypeName(message)) + " is not implemented by this picketd");
   }
@@ -282,20 +285,28 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
 
 void UiServer::HandleSubscribe(Client& client, const ui::Subscribe& request) {
   bool events = false;
+  bool alerts = false;
   for (ui::Topic topic : request.topics) {
     if (topic == ui::Topic::kPrompts && client.role != ui::Role::kAdmin) {
       return SendError(client, request.id, ErrorCode::kForbidden, "prompts need the admin role");
     }
-    if (topic != ui::Topic::kEvents) {
+    if (topic == ui::Topic::kPrompts) {
       return SendError(client, request.id, ErrorCode::kUnsupported,
                        "topic '" + std::string(ui::TopicName(topic)) + "' is not implemented by this picketd");
     }
-    events = true;
+    events = events || topic == ui::Topic::kEvents;
+    alerts = alerts || topic == ui::Topic::kAlerts;
   }
+  const bool replay_alerts = alerts && !client.subscribed_alerts;
   client.subscribed_events = events;
+  client.subscribed_alerts = alerts;
   QJsonArray topics;
   if (events) topics.append(QStringLiteral("events"));
+  if (alerts) topics.append(QStringLiteral("alerts"));
   SendResult(client, request.id, QJsonObject{{"topics", topics}});
+  if (replay_alerts) {
+    for (const ui::Alert& alert : alerts_) Send(client, ui::Encode(alert));
+  }
 }
 
 void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
@@ -304,11 +315,7 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
     return SendError(client, request.id, ErrorCode::kForbidden, "changing rules needs the admin role");
   }
   std::shared_ptr<const RuleSet> current = rules_->current();
-  if (request.op == RulesOp::kList) {
-    QJsonArray list;
-    for (const Rule& rule : current->rules()) list.append(RuleToJson(rule));
-    return SendResult(client, request.id, QJsonObject{{"rules", list}});
-  }
+  if (request.op == RulesOp::kList) return HandleRulesList(client, request, *current);
   std::optional<Rule> rule;
   if (request.op == RulesOp::kAdd || request.op == RulesOp::kReplace) {
     const QByteArray bytes = QJsonDocument(request.rule).toJson(QJsonDocument::Compact);
@@ -342,6 +349,66 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
   SendResult(client, request.id, QJsonObject{});
 }
 
+// One page of the rule list: from `offset`, at most `limit` rules and at most half the client's queue
+// (or line) limit in bytes, so listing any rule set never overflows the client. `next_offset` is
+// present when rules remain.
+void UiServer::HandleRulesList(Client& client, const ui::RulesRequest& request, const RuleSet& rules) {
+  const size_t total = rules.rules().size();
+  const size_t budget = std::min(options_.max_client_queue_bytes, options_.max_line_bytes) / 2;
+  const uint64_t limit = request.limit.value_or(total);
+  QJsonArray page;
+  size_t bytes = 0;
+  size_t next = std::min<uint64_t>(request.offset, total);
+  for (; next < total && page.size() < static_cast<qsizetype>(limit); ++next) {
+    QJsonObject rule = RuleToJson(rules.rules()[next]);
+    const size_t size = static_cast<size_t>(QJsonDocument(rule).toJson(QJsonDocument::Compact).size()) + 1;
+    if (!page.isEmpty() && bytes + size > budget) break;
+    bytes += size;
+    page.append(rule);
+  }
+  QJsonObject data{{"rules", page}, {"total", static_cast<double>(total)}, {"offset", static_cast<double>(request.offset)}};
+  if (next < total) data["next_offset"] = static_cast<double>(next);
+  SendResult(client, request.id, data);
+}
+
+void UiServer::HandleStats(Client& client, const ui::StatsRequest& request) {
+  if (!hooks_.stats) return SendError(client, request.id, ErrorCode::kUnsupported, "stats are not available");
+  SendResult(client, request.id, hooks_.stats(request.top.value_or(options_.default_stats_top)));
+}
+
+void UiServer::HandleConfig(Client& client, const ui::ConfigRequest& request) {
+  if (request.op == ui::ConfigOp::kGet) {
+    if (!hooks_.config) return SendError(client, request.id, ErrorCode::kUnsupported, "config is not available");
+    return SendResult(client, request.id, QJsonObject{{"config", hooks_.config()}});
+  }
+  if (client.role != ui::Role::kAdmin) {
+    return SendError(client, request.id, ErrorCode::kForbidden, "changing the config needs the admin role");
+  }
+  if (!hooks_.set_config) return SendError(client, request.id, ErrorCode::kUnsupported, "config set is not available");
+  if (Status s = hooks_.set_config(request.key, request.value); !s.ok()) {
+    return SendError(client, request.id, ErrorCode::kInvalid, s.error().message);
+  }
+  const QByteArray value = QJsonDocument(QJsonArray{request.value}).toJson(QJsonDocument::Compact);
+  const std::string shown = value.mid(1, value.size() - 2).toStdString();
+  PLOG(kInfo) << "ui: config " << request.key << " = " << shown << " by pid " << client.peer.pid << " uid "
+              << client.peer.uid;
+  SendResult(client, request.id, QJsonObject{});
+  PublishAlert(ui::Severity::kInfo, "config: " + request.key + " set to " + shown + " by uid " +
+                                        std::to_string(client.peer.uid));
+}
+
+void UiServer::PublishAlert(ui::Severity severity, std::string message) {
+  ui::Alert alert{NowRfc3339(), severity, std::move(message)};
+  const std::string line = ui::Encode(alert);
+  alerts_.push_back(std::move(alert));
+  while (alerts_.size() > options_.alert_backlog) alerts_.pop_front();
+  std::vector<Client*> targets;
+  for (auto& [number, client] : clients_) {
+    if (client->subscribed_alerts) targets.push_back(client.get());
+  }
+  for (Client* client : targets) Send(*client, line);  // Send may close (and unlist) the client
+}
+
 bool UiServer::HasEventSubscribers() const {
   return std::any_of(clients_.begin(), clients_.end(),
                      [](const auto& entry) { return entry.second->subscribed_events; });
@@ -373,6 +440,10 @@ void UiServer::Send(Client& client, const std::string& line) {
   if (client.fd < 0) return;
   if (client.pending() + line.size() > options_.max_client_queue_bytes) {
     ++dropped_clients_;
+    const std::string what = "ui: client pid " + std::to_string(client.peer.pid) + " uid " +
+                             std::to_string(client.peer.uid) + " disconnected: it stopped reading (output queue full)";
+    // Told on the next turn: this Send may be inside a publish loop.
+    QTimer::singleShot(0, context_.get(), [this, what] { PublishAlert(ui::Severity::kWarning, what); });
     return Close(client, "not reading (output queue full)");
   }
   if (client.out_offset > 0 && client.out_offset >= client.out.size() / 2) {

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "rules/rule_parser.h"
 #include "rules/rules_test_util.h"
 #include "rules/users.h"
 #include "ui/decision_event.h"
@@ -148,6 +149,16 @@ class UiServerTest : public ::testing::Test {
     UiServerHooks hooks;
     hooks.status = [] { return QJsonObject{{"daemon_version", "test"}, {"attribution", "none"}}; };
     hooks.rules_changed = [this] { ++rules_changed_; };
+    if (with_stats_and_config_) {
+      hooks.stats = [](size_t top) { return QJsonObject{{"top_asked", static_cast<double>(top)}}; };
+      hooks.config = [] { return QJsonObject{{"default_action", "allow"}, {"log_level", "info"}}; };
+      hooks.set_config = [this](const std::string& key, const QJsonValue& value) -> Status {
+        if (key != "log_level") return Error{"key '" + key + "' cannot be changed at run time"};
+        if (!value.isString()) return Error{"key 'log_level': expected a string"};
+        config_set_.push_back(key);
+        return OkStatus();
+      };
+    }
     auto server = UiServer::Start(options_, engine_.get(), hooks);
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
@@ -158,8 +169,10 @@ class UiServerTest : public ::testing::Test {
   SystemUserDirectory users_;
   std::unique_ptr<RuleEngine> engine_;
   UiServerOptions options_;
+  bool with_stats_and_config_ = true;
   std::unique_ptr<UiServer> server_;
   int rules_changed_ = 0;
+  std::vector<std::string> config_set_;  // keys the set_config hook accepted
 };
 
 TEST_F(UiServerTest, SocketHasModeAndGroupAndIsRemovedOnStop) {
@@ -233,6 +246,7 @@ TEST_F(UiServerTest, RequestBeforeHelloIsRefusedAndClosed) {
 }
 
 TEST_F(UiServerTest, MalformedMessagesGetErrorsAndTheConnectionSurvives) {
+  with_stats_and_config_ = false;
   StartServer();
   TestClient client(options_.socket_path);
   client.Greet();
@@ -316,11 +330,12 @@ TEST_F(UiServerTest, UnprivilegedPeerIsReadOnly) {
     if (fd < 0) _exit(11);
     const std::string hello = "{\"type\":\"hello\",\"version\":1}\n";
     const std::string list = "{\"type\":\"rules\",\"id\":3,\"op\":\"list\"}\n";
-    std::string script = hello + add + list;
+    const std::string set = "{\"type\":\"config\",\"id\":4,\"op\":\"set\",\"key\":\"log_level\",\"value\":\"debug\"}\n";
+    std::string script = hello + add + list + set;
     if (write(fd, script.data(), script.size()) != static_cast<ssize_t>(script.size())) _exit(12);
     std::string got;
     char buf[4096];
-    for (int i = 0; i < 100 && std::count(got.begin(), got.end(), '\n') < 3; ++i) {
+    for (int i = 0; i < 100 && std::count(got.begin(), got.end(), '\n') < 4; ++i) {
       pollfd p{fd, POLLIN, 0};
       if (poll(&p, 1, 100) <= 0) continue;
       ssize_t n = read(fd, buf, sizeof(buf));
@@ -330,6 +345,7 @@ TEST_F(UiServerTest, UnprivilegedPeerIsReadOnly) {
     if (got.find("\"role\":\"read-only\"") == std::string::npos) _exit(13);
     if (got.find("\"code\":\"forbidden\"") == std::string::npos) _exit(14);
     if (got.find("\"rules\":[]") == std::string::npos) _exit(15);
+    if (got.find("changing the config needs the admin role") == std::string::npos) _exit(16);
     _exit(0);
   }
   int status = -1;
@@ -347,6 +363,7 @@ TEST_F(UiServerTest, UnprivilegedPeerIsReadOnly) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "child step failed";
   EXPECT_EQ(engine_->current()->size(), 0u);
   EXPECT_EQ(rules_changed_, 0);
+  EXPECT_TRUE(config_set_.empty());
 }
 
 TEST(UiRoleTest, RolesFromCredentials) {
@@ -379,7 +396,6 @@ TEST_F(UiServerTest, EventsReachSubscribers) {
   EXPECT_FALSE(server_->HasEventSubscribers());
   QJsonObject topics = ExpectResult(subscriber.Call(ui::Subscribe{1, {ui::Topic::kEvents}}), 1);
   EXPECT_EQ(topics.value("topics").toArray().size(), 1);
-  ExpectError(subscriber.Call(ui::Subscribe{2, {ui::Topic::kAlerts}}), ui::ErrorCode::kUnsupported);
   EXPECT_TRUE(server_->HasEventSubscribers());
   server_->PublishEvent(SampleEvent(80));
   ui::Message event = subscriber.Read();
@@ -397,6 +413,7 @@ TEST_F(UiServerTest, ClientThatStopsReadingIsDroppedWithoutStallingOthers) {
   slow.Greet();
   fine.Greet();
   ExpectResult(slow.Call(ui::Subscribe{1, {ui::Topic::kEvents}}), 1);
+  ExpectResult(fine.Call(ui::Subscribe{1, {ui::Topic::kAlerts}}), 1);
   ASSERT_EQ(server_->client_count(), 2u);
   // `slow` never reads again. Far more than its socket buffer plus its queue limit is published;
   // every PublishEvent returns (the server never blocks on a socket).
@@ -405,6 +422,9 @@ TEST_F(UiServerTest, ClientThatStopsReadingIsDroppedWithoutStallingOthers) {
   EXPECT_FALSE(server_->HasEventSubscribers()) << "still subscribed after " << published << " events";
   EXPECT_EQ(server_->dropped_clients(), 1u);
   EXPECT_EQ(server_->client_count(), 1u);
+  ui::Message alert = fine.Read();  // the remaining client is told
+  ASSERT_TRUE(std::holds_alternative<ui::Alert>(alert)) << ui::TypeName(alert);
+  EXPECT_NE(std::get<ui::Alert>(alert).message.find("stopped reading"), std::string::npos);
   ExpectResult(fine.Call(ui::StatusRequest{2}), 2);
 }
 
@@ -420,6 +440,99 @@ TEST_F(UiServerTest, ManyClientsAtOnceAndTheLimit) {
   refused.Write(ui::Encode(ui::Hello{}));
   EXPECT_TRUE(refused.ClosedByServer());
   for (size_t i = 0; i < clients.size(); ++i) ExpectResult(clients[i]->Call(ui::StatusRequest{i}), i);
+}
+
+TEST_F(UiServerTest, StatsAskTheHookWithTop) {
+  StartServer();
+  TestClient client(options_.socket_path);
+  client.Greet();
+  QJsonObject data = ExpectResult(client.Call(ui::StatsRequest{1, std::nullopt}), 1);
+  EXPECT_EQ(data.value("top_asked").toInt(), 10);
+  data = ExpectResult(client.Call(ui::StatsRequest{2, 3}), 2);
+  EXPECT_EQ(data.value("top_asked").toInt(), 3);
+}
+
+TEST_F(UiServerTest, ConfigGetAndSet) {
+  StartServer();
+  TestClient client(options_.socket_path);
+  client.Greet();
+  QJsonObject data = ExpectResult(client.Call(ui::ConfigRequest{1, ui::ConfigOp::kGet, "", {}}), 1);
+  EXPECT_EQ(data.value("config").toObject().value("log_level").toString(), "info");
+  ExpectResult(client.Call(ui::ConfigRequest{2, ui::ConfigOp::kSet, "log_level", QJsonValue("debug")}), 2);
+  EXPECT_EQ(config_set_, std::vector<std::string>{"log_level"});
+  ui::ErrorReply refused =
+      ExpectError(client.Call(ui::ConfigRequest{3, ui::ConfigOp::kSet, "queue_num", QJsonValue(3)}), ui::ErrorCode::kInvalid);
+  EXPECT_NE(refused.message.find("'queue_num'"), std::string::npos) << refused.message;
+  EXPECT_EQ(config_set_.size(), 1u);
+}
+
+TEST_F(UiServerTest, AlertsReachSubscribersAndTheBacklogIsReplayed) {
+  options_.alert_backlog = 2;
+  StartServer();
+  server_->PublishAlert(ui::Severity::kWarning, "first");
+  server_->PublishAlert(ui::Severity::kError, "second");
+  server_->PublishAlert(ui::Severity::kError, "third");
+  TestClient client(options_.socket_path);
+  TestClient events_only(options_.socket_path);
+  client.Greet();
+  events_only.Greet();
+  ExpectResult(events_only.Call(ui::Subscribe{1, {ui::Topic::kEvents}}), 1);
+  QJsonObject topics = ExpectResult(client.Call(ui::Subscribe{1, {ui::Topic::kAlerts, ui::Topic::kEvents}}), 1);
+  EXPECT_EQ(topics.value("topics").toArray().size(), 2);
+  for (const char* expected : {"second", "third"}) {  // the backlog keeps the last two
+    ui::Message m = client.Read();
+    ASSERT_TRUE(std::holds_alternative<ui::Alert>(m)) << ui::TypeName(m);
+    EXPECT_EQ(std::get<ui::Alert>(m).message, expected);
+  }
+  server_->PublishAlert(ui::Severity::kInfo, "live");
+  ui::Message live = client.Read();
+  ASSERT_TRUE(std::holds_alternative<ui::Alert>(live));
+  EXPECT_EQ(std::get<ui::Alert>(live).message, "live");
+  EXPECT_EQ(std::get<ui::Alert>(live).severity, ui::Severity::kInfo);
+  // Not subscribed to alerts: the next line is its own response.
+  ExpectResult(events_only.Call(ui::StatusRequest{2}), 2);
+}
+
+// A rule set whose one-shot listing is far beyond the client queue: pages fit, cover every rule once,
+// and the client is never dropped.
+TEST_F(UiServerTest, RulesListIsPagedWithinTheClientQueue) {
+  options_.max_client_queue_bytes = 16 * 1024;
+  StartServer();
+  constexpr int kRules = 400;
+  for (int i = 0; i < kRules; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "r%04d", i);
+    const std::string json = RuleJson(name, "deny", Op("simple", "dest.host", std::string(100, 'h') + ".example"));
+    auto rule = ParseRule(json);
+    ASSERT_TRUE(rule.ok()) << rule.error().message;
+    ASSERT_TRUE(engine_->AddRule(std::move(*rule)).ok());
+  }
+  TestClient client(options_.socket_path);
+  client.Greet();
+  std::vector<std::string> names;
+  uint64_t offset = 0;
+  int pages = 0;
+  for (; pages < kRules; ++pages) {
+    ui::RulesRequest list{static_cast<uint64_t>(pages), ui::RulesOp::kList, "", {}, offset, std::nullopt};
+    QJsonObject data = ExpectResult(client.Call(list), static_cast<uint64_t>(pages));
+    EXPECT_EQ(data.value("total").toInt(), kRules);
+    for (const QJsonValue& rule : data.value("rules").toArray()) names.push_back(rule.toObject().value("name").toString().toStdString());
+    if (!data.contains("next_offset")) break;
+    offset = static_cast<uint64_t>(data.value("next_offset").toInteger());
+  }
+  EXPECT_GT(pages, 3);
+  ASSERT_EQ(names.size(), static_cast<size_t>(kRules));
+  EXPECT_EQ(names.front(), "r0000");
+  EXPECT_EQ(names.back(), "r0399");
+  EXPECT_EQ(server_->dropped_clients(), 0u);
+  // limit caps the page; an offset past the end is an empty page.
+  QJsonObject five = ExpectResult(client.Call(ui::RulesRequest{900, ui::RulesOp::kList, "", {}, 10, 5}), 900);
+  ASSERT_EQ(five.value("rules").toArray().size(), 5);
+  EXPECT_EQ(five.value("rules").toArray()[0].toObject().value("name").toString(), "r0010");
+  EXPECT_EQ(five.value("next_offset").toInt(), 15);
+  QJsonObject past = ExpectResult(client.Call(ui::RulesRequest{901, ui::RulesOp::kList, "", {}, 1000, 5}), 901);
+  EXPECT_TRUE(past.value("rules").toArray().isEmpty());
+  EXPECT_FALSE(past.contains("next_offset"));
 }
 
 TEST(DecisionEventTest, CarriesFlowProcessAndHost) {
