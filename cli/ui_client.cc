@@ -55,15 +55,36 @@ Status UiClient::Send(const ui::Message& message) {
   return OkStatus();
 }
 
+Result<std::optional<ui::Message>> UiClient::NextBuffered() {
+  if (std::optional<std::string> line = splitter_.Next()) {
+    auto decoded = ui::Decode(*line);
+    if (auto* error = std::get_if<ui::DecodeError>(&decoded)) return Error{path_ + ": bad message: " + error->message};
+    return std::optional<ui::Message>(std::get<ui::Message>(std::move(decoded)));
+  }
+  if (splitter_.overflowed()) return Error{path_ + ": line too long"};
+  return std::optional<ui::Message>();
+}
+
+Result<std::optional<ui::Message>> UiClient::TryRead() {
+  auto buffered = NextBuffered();
+  if (!buffered.ok() || *buffered) return buffered;
+  char buffer[65536];
+  const ssize_t n = recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
+  if (n == 0) return Error{path_ + ": picketd closed the connection"};
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::optional<ui::Message>();
+    return Error::FromErrno("read " + path_);
+  }
+  splitter_.Append(std::string_view(buffer, static_cast<size_t>(n)));
+  return NextBuffered();
+}
+
 Result<ui::Message> UiClient::Read(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    if (std::optional<std::string> line = splitter_.Next()) {
-      auto decoded = ui::Decode(*line);
-      if (auto* error = std::get_if<ui::DecodeError>(&decoded)) return Error{path_ + ": bad message: " + error->message};
-      return std::get<ui::Message>(std::move(decoded));
-    }
-    if (splitter_.overflowed()) return Error{path_ + ": line too long"};
+    auto buffered = NextBuffered();
+    if (!buffered.ok()) return buffered.error();
+    if (*buffered) return std::move(**buffered);
     int wait_ms = -1;
     if (timeout.count() > 0) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

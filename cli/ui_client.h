@@ -29,9 +29,15 @@ class UiClient {
   Result<ui::Message> Read(std::chrono::milliseconds timeout);
   // Sends a request and reads until its response (events in between are skipped).
   Result<ui::Message> Call(const ui::Message& request, std::chrono::milliseconds timeout);
+  // Without blocking: a complete message already received, or nullopt when none is (yet). An error
+  // when the server closed or sent something undecodable. For callers that poll fd() themselves.
+  Result<std::optional<ui::Message>> TryRead();
+  int fd() const { return fd_; }
 
  private:
   explicit UiClient(int fd) : fd_(fd) {}
+  // The next buffered message, if a whole line is buffered.
+  Result<std::optional<ui::Message>> NextBuffered();
   int fd_ = -1;
   ui::LineSplitter splitter_;
   ui::Hello hello_;
