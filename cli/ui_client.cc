@@ -6,6 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <QJsonDocument>
+
+#include <cstdio>
 #include <cstring>
 
 namespace picket::cli {
@@ -115,6 +118,70 @@ Result<ui::Message> UiClient::Call(const ui::Message& request, std::chrono::mill
 
 std::string DescribeError(const ui::ErrorReply& error) {
   return std::string(ui::ErrorCodeName(error.code)) + ": " + error.message;
+}
+
+}  // namespace picket::cli
+
+namespace picket::cli {
+
+Result<QJsonObject> CallForData(UiClient& client, const ui::Message& request, std::chrono::milliseconds timeout) {
+  auto reply = client.Call(request, timeout);
+  if (!reply.ok()) return reply.error();
+  if (const auto* error = std::get_if<ui::ErrorReply>(&*reply)) return Error{DescribeError(*error)};
+  const auto* result = std::get_if<ui::ResultReply>(&*reply);
+  if (result == nullptr) return Error{"unexpected " + std::string(ui::TypeName(*reply)) + " reply"};
+  return result->data;
+}
+
+Result<QJsonArray> ListAllRules(UiClient& client, std::chrono::milliseconds timeout, size_t max_pages) {
+  QJsonArray all;
+  uint64_t offset = 0;
+  for (size_t page = 0; page < max_pages; ++page) {
+    ui::RulesRequest request;
+    request.id = page + 1;
+    request.op = ui::RulesOp::kList;
+    request.offset = offset;
+    auto data = CallForData(client, request, timeout);
+    if (!data.ok()) return data.error();
+    for (const QJsonValue& rule : data->value(QLatin1String("rules")).toArray()) all.append(rule);
+    const QJsonValue next = data->value(QLatin1String("next_offset"));
+    if (!next.isDouble()) return all;
+    const auto next_offset = static_cast<uint64_t>(next.toDouble());
+    if (next_offset <= offset) return Error{"rules list: next_offset " + std::to_string(next_offset) + " does not advance"};
+    offset = next_offset;
+  }
+  return Error{"rules list: more than " + std::to_string(max_pages) + " pages"};
+}
+
+SocketOptions ParseSocketOptions(const std::vector<std::string>& args) {
+  SocketOptions options;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      options.json = true;
+    } else if (args[i] == "--socket" && i + 1 < args.size()) {
+      options.socket = args[++i];
+    } else if (args[i].rfind("--socket=", 0) == 0) {
+      options.socket = args[i].substr(9);
+    } else if (args[i] == "--help" || args[i] == "-h") {
+      options.help = true;
+    } else {
+      options.rest.push_back(args[i]);
+    }
+  }
+  return options;
+}
+
+std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket) {
+  auto client = UiClient::Connect(socket, std::chrono::milliseconds(5000));
+  if (!client.ok()) {
+    std::fprintf(stderr, "picket %s: %s\n", command.c_str(), client.error().message.c_str());
+    return std::nullopt;
+  }
+  return std::move(*client);
+}
+
+void PrintJsonLine(const QJsonObject& object) {
+  std::fputs(QJsonDocument(object).toJson(QJsonDocument::Compact).append('\n').constData(), stdout);
 }
 
 }  // namespace picket::cli

@@ -4,8 +4,12 @@
 #pragma once
 
 #include <chrono>
+#include <QJsonArray>
+#include <QJsonObject>
+
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "ui-protocol/codec.h"
@@ -46,5 +50,28 @@ class UiClient {
 
 // The error text of a failed response ("forbidden: changing rules needs the admin role").
 std::string DescribeError(const ui::ErrorReply& error);
+
+// Sends a request and returns its result's data; an error reply becomes an Error with
+// DescribeError's text.
+Result<QJsonObject> CallForData(UiClient& client, const ui::Message& request, std::chrono::milliseconds timeout);
+
+// Every rule picketd has, read page by page (`rules list` with offset, until no next_offset), so
+// no single response is larger than the server's page budget. At most `max_pages` requests.
+Result<QJsonArray> ListAllRules(UiClient& client, std::chrono::milliseconds timeout, size_t max_pages = 100000);
+
+// The common options of the commands that ask picketd: --socket PATH, --json, --help.
+struct SocketOptions {
+  std::string socket = kDefaultUiSocket;
+  bool json = false;
+  bool help = false;
+  std::vector<std::string> rest;  // other arguments, in order
+};
+SocketOptions ParseSocketOptions(const std::vector<std::string>& args);
+
+// Connects to `socket`; on failure prints "picket COMMAND: why" and returns nullopt.
+std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket);
+
+// Prints a JSON object as one compact line.
+void PrintJsonLine(const QJsonObject& object);
 
 }  // namespace picket::cli

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <QCoreApplication>
-#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <algorithm>
@@ -242,8 +241,7 @@ QJsonObject Daemon::UiStats(size_t top) const {
 }
 
 Status Daemon::SetRuntimeConfig(const std::string& key, const QJsonValue& value) {
-  const QByteArray array = QJsonDocument(QJsonArray{value}).toJson(QJsonDocument::Compact);
-  auto changed = SetRuntimeConfigKey(config_, key, array.mid(1, array.size() - 2).toStdString());
+  auto changed = SetRuntimeConfigKey(config_, key, ui::EncodeValue(value));
   if (!changed.ok()) return changed.error();
   config_ = std::move(*changed);
   decider_ = Decider(ToAction(config_.default_action));

@@ -448,6 +448,11 @@ std::string Encode(const Message& message) {
   return out;
 }
 
+std::string EncodeValue(const QJsonValue& value) {
+  const QByteArray array = QJsonDocument(QJsonArray{value}).toJson(QJsonDocument::Compact);
+  return array.mid(1, array.size() - 2).toStdString();
+}
+
 void LineSplitter::Append(std::string_view bytes) {
   if (overflowed_) return;
   if (start_ > 0 && start_ >= buffer_.size() / 2) {

@@ -142,6 +142,8 @@ struct DecodeError {
 std::variant<Message, DecodeError> Decode(std::string_view line);
 // Encodes a message as one line ending in '\n'.
 std::string Encode(const Message& message);
+// One JSON value as compact JSON text ("\"deny\"", "5", "null"), e.g. a `config set` value.
+std::string EncodeValue(const QJsonValue& value);
 
 // --- framing ------------------------------------------------------------------------------------
 

@@ -121,6 +121,13 @@ TEST(CodecTest, RulesListPagingAndStatsTop) {
   EXPECT_NE(MustFail(R"({"type":"stats","id":4,"top":"x"})").message.find("'top'"), std::string::npos);
 }
 
+TEST(CodecTest, EncodeValue) {
+  EXPECT_EQ(EncodeValue(QJsonValue("deny")), "\"deny\"");
+  EXPECT_EQ(EncodeValue(QJsonValue(5)), "5");
+  EXPECT_EQ(EncodeValue(QJsonValue(true)), "true");
+  EXPECT_EQ(EncodeValue(QJsonValue()), "null");
+}
+
 TEST(CodecTest, AnswerRoundTripsAndRejectsRepeatedScope) {
   Answer a;
   a.id = 7;

@@ -388,8 +388,7 @@ void UiServer::HandleConfig(Client& client, const ui::ConfigRequest& request) {
   if (Status s = hooks_.set_config(request.key, request.value); !s.ok()) {
     return SendError(client, request.id, ErrorCode::kInvalid, s.error().message);
   }
-  const QByteArray value = QJsonDocument(QJsonArray{request.value}).toJson(QJsonDocument::Compact);
-  const std::string shown = value.mid(1, value.size() - 2).toStdString();
+  const std::string shown = ui::EncodeValue(request.value);
   PLOG(kInfo) << "ui: config " << request.key << " = " << shown << " by pid " << client.peer.pid << " uid "
               << client.peer.uid;
   SendResult(client, request.id, QJsonObject{});
