@@ -18,8 +18,6 @@ constexpr const char* kHelp =
     "or until N alerts were printed (--count): TIME SEVERITY MESSAGE. --json prints each `alert`\n"
     "object of ui-protocol/PROTOCOL.md as one JSON object per line.\n";
 
-constexpr std::chrono::milliseconds kTimeout{5000};
-
 int RunAlerts(const std::vector<std::string>& args) {
   const SocketOptions options = ParseSocketOptions(args);
   if (options.help) {
@@ -40,18 +38,9 @@ int RunAlerts(const std::vector<std::string>& args) {
   }
   auto client = ConnectOrReport("alerts", options.socket);
   if (!client) return 1;
-  if (auto subscribed = CallForData(*client, ui::Subscribe{1, {ui::Topic::kAlerts}}, kTimeout); !subscribed.ok()) {
-    std::fprintf(stderr, "picket alerts: subscribing: %s\n", subscribed.error().message.c_str());
-    return 1;
-  }
-  for (long long printed = 0; count < 0 || printed < count;) {
-    auto message = client->Read(std::chrono::milliseconds(0));
-    if (!message.ok()) {
-      std::fprintf(stderr, "picket alerts: %s\n", message.error().message.c_str());
-      return 1;
-    }
-    const auto* alert = std::get_if<ui::Alert>(&*message);
-    if (alert == nullptr) continue;
+  return StreamTopic("alerts", *client, ui::Topic::kAlerts, count, [&options](const ui::Message& message) {
+    const auto* alert = std::get_if<ui::Alert>(&message);
+    if (alert == nullptr) return false;
     if (options.json) {
       PrintJsonLine(QJsonObject{{"time", QString::fromStdString(alert->time)},
                                 {"severity", QString::fromUtf8(ui::SeverityName(alert->severity).data())},
@@ -60,10 +49,8 @@ int RunAlerts(const std::vector<std::string>& args) {
       std::printf("%s %-7s %s\n", alert->time.c_str(), std::string(ui::SeverityName(alert->severity)).c_str(),
                   alert->message.c_str());
     }
-    std::fflush(stdout);
-    ++printed;
-  }
-  return 0;
+    return true;
+  });
 }
 
 const Registration kAlerts{"alerts", "live stream of picketd's alerts (rule files rejected, history off ...)",

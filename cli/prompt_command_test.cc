@@ -213,6 +213,14 @@ class PromptProcess {
   size_t mark_ = 0;
 };
 
+void ExpectAnswer(const ui::Answer& answer, uint64_t prompt, ui::AnswerAction action, ui::AnswerDuration duration,
+                  const std::vector<ui::ScopeField>& scope) {
+  EXPECT_EQ(answer.prompt, prompt);
+  EXPECT_EQ(answer.action, action);
+  EXPECT_EQ(answer.duration, duration);
+  EXPECT_EQ(answer.scope, scope);
+}
+
 class PromptCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -245,10 +253,7 @@ TEST_F(PromptCommandTest, ShowsThePromptAndSendsTheAnswerTheKeysChose) {
   ASSERT_TRUE(prompt.WaitFor("answer: allow 1h scope host+port")) << prompt.screen();
   prompt.Type("\r");
   ui::Answer first = server.ReadAnswer();
-  EXPECT_EQ(first.prompt, 17u);
-  EXPECT_EQ(first.action, ui::AnswerAction::kAllow);
-  EXPECT_EQ(first.duration, ui::AnswerDuration::k1h);
-  EXPECT_EQ(first.scope, (std::vector<ui::ScopeField>{ui::ScopeField::kHost, ui::ScopeField::kPort}));
+  ExpectAnswer(first, 17, ui::AnswerAction::kAllow, ui::AnswerDuration::k1h, {ui::ScopeField::kHost, ui::ScopeField::kPort});
   server.Send(ui::ResultReply{first.id, QJsonObject{{"rule", "picket-prompt-17"}}});
   EXPECT_TRUE(prompt.WaitFor("prompt 17 answered: rule picket-prompt-17")) << prompt.screen();
   EXPECT_TRUE(prompt.WaitFor("no open prompts")) << prompt.screen();
@@ -259,11 +264,8 @@ TEST_F(PromptCommandTest, ShowsThePromptAndSendsTheAnswerTheKeysChose) {
   ASSERT_TRUE(prompt.WaitFor("198.18.0.2 port 443 tcp")) << prompt.screen();
   prompt.Type("rfciu\n");
   ui::Answer second = server.ReadAnswer();
-  EXPECT_EQ(second.prompt, 18u);
-  EXPECT_EQ(second.action, ui::AnswerAction::kReject);
-  EXPECT_EQ(second.duration, ui::AnswerDuration::kAlways);
-  EXPECT_EQ(second.scope, (std::vector<ui::ScopeField>{ui::ScopeField::kExecutable, ui::ScopeField::kCommand,
-                                                       ui::ScopeField::kIp, ui::ScopeField::kUser}));
+  ExpectAnswer(second, 18, ui::AnswerAction::kReject, ui::AnswerDuration::kAlways,
+               {ui::ScopeField::kExecutable, ui::ScopeField::kCommand, ui::ScopeField::kIp, ui::ScopeField::kUser});
   server.Send(ui::ErrorReply{second.id, ui::ErrorCode::kNotFound, "prompt 18 is not pending", std::nullopt});
   EXPECT_TRUE(prompt.WaitFor("prompt 18 answer failed: not-found")) << prompt.screen();
 
@@ -293,10 +295,7 @@ TEST_F(PromptCommandTest, PromptsQueueClosedOnesGoAndResentOnesUpdate) {
   // The choice starts at the prompt's default: deny once, scope executable.
   prompt.Type("\r");
   ui::Answer answer = server.ReadAnswer();
-  EXPECT_EQ(answer.prompt, 2u);
-  EXPECT_EQ(answer.action, ui::AnswerAction::kDeny);
-  EXPECT_EQ(answer.duration, ui::AnswerDuration::kOnce);
-  EXPECT_EQ(answer.scope, std::vector<ui::ScopeField>{ui::ScopeField::kExecutable});
+  ExpectAnswer(answer, 2, ui::AnswerAction::kDeny, ui::AnswerDuration::kOnce, {ui::ScopeField::kExecutable});
   server.Send(ui::ResultReply{answer.id, QJsonObject{}});
   EXPECT_TRUE(prompt.WaitFor("prompt 2 answered: once, no rule made")) << prompt.screen();
   prompt.Type("q");

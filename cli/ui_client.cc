@@ -180,6 +180,25 @@ std::optional<UiClient> ConnectOrReport(const std::string& command, const std::s
   return std::move(*client);
 }
 
+int StreamTopic(const std::string& command, UiClient& client, ui::Topic topic, long long count,
+                const std::function<bool(const ui::Message&)>& print) {
+  if (auto subscribed = CallForData(client, ui::Subscribe{1, {topic}}, std::chrono::milliseconds(5000)); !subscribed.ok()) {
+    std::fprintf(stderr, "picket %s: subscribing: %s\n", command.c_str(), subscribed.error().message.c_str());
+    return 1;
+  }
+  for (long long printed = 0; count < 0 || printed < count;) {
+    auto message = client.Read(std::chrono::milliseconds(0));
+    if (!message.ok()) {
+      std::fprintf(stderr, "picket %s: %s\n", command.c_str(), message.error().message.c_str());
+      return 1;
+    }
+    if (!print(*message)) continue;
+    std::fflush(stdout);
+    ++printed;
+  }
+  return 0;
+}
+
 void PrintJsonLine(const QJsonObject& object) {
   std::fputs(QJsonDocument(object).toJson(QJsonDocument::Compact).append('\n').constData(), stdout);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <QJsonArray>
 #include <QJsonObject>
 
@@ -70,6 +71,12 @@ SocketOptions ParseSocketOptions(const std::vector<std::string>& args);
 
 // Connects to `socket`; on failure prints "picket COMMAND: why" and returns nullopt.
 std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket);
+
+// Subscribes to `topic`, then calls `print` for every message that arrives until it returned true
+// `count` times (count < 0: until the connection ends). Errors are printed as "picket COMMAND: …".
+// Returns the exit code (0, or 1 after an error).
+int StreamTopic(const std::string& command, UiClient& client, ui::Topic topic, long long count,
+                const std::function<bool(const ui::Message&)>& print);
 
 // Prints a JSON object as one compact line.
 void PrintJsonLine(const QJsonObject& object);

@@ -4,21 +4,14 @@
 
 #include <QJsonArray>
 
+#include "storage/storage_test_util.h"
+
 namespace picket {
 namespace {
 
 TEST(StatsJsonTest, RoundTripsEveryDimension) {
   LiveStats live(3);
-  EventRecord record;
-  record.verdict = "deny";
-  record.protocol = "tcp";
-  record.exe = "/usr/bin/curl";
-  record.host = "example.org";
-  record.dst_port = 443;
-  record.uid = 1000;
-  record.rule = "000-block";
-  record.decided_by = DecidedBy::kRule;
-  record.attribution = "process";
+  EventRecord record = testing::SampleRecord(0);  // deny, tcp, /usr/bin/curl, port 443, uid 1000
   for (int i = 0; i < 3; ++i) live.Count(record);
   record.exe = "/usr/bin/wget";
   live.Count(record);
