@@ -172,17 +172,15 @@ int Loop(UiClient& client, Prompter& prompter) {
 }
 
 int RunPrompt(const std::vector<std::string>& args) {
-  std::string socket = kDefaultUiSocket;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--socket" && i + 1 < args.size()) {
-      socket = args[++i];
-    } else if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "picket prompt: unexpected argument '%s'\n%s", args[i].c_str(), kHelp);
-      return 2;
-    }
+  const SocketOptions options = ParseSocketOptions(args);
+  if (options.help) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (!options.rest.empty() || options.json) {
+    std::fprintf(stderr, "picket prompt: unexpected argument '%s'\n%s",
+                 options.json ? "--json" : options.rest[0].c_str(), kHelp);
+    return 2;
   }
   if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
     std::fprintf(stderr,
@@ -190,11 +188,8 @@ int RunPrompt(const std::vector<std::string>& args) {
                  "`picket events` streams decisions to a pipe)\n");
     return 2;
   }
-  auto client = UiClient::Connect(socket, kTimeout);
-  if (!client.ok()) {
-    std::fprintf(stderr, "picket prompt: %s\n", client.error().message.c_str());
-    return 1;
-  }
+  auto client = ConnectOrReport("prompt", options.socket);
+  if (!client) return 1;
   if (Status s = Subscribe(*client); !s.ok()) {
     std::fprintf(stderr, "picket prompt: %s\n", s.error().message.c_str());
     return 1;
