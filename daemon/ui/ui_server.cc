@@ -354,7 +354,7 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
 // present when rules remain.
 void UiServer::HandleRulesList(Client& client, const ui::RulesRequest& request, const RuleSet& rules) {
   const size_t total = rules.rules().size();
-  const size_t budget = std::min(options_.max_client_queue_bytes, options_.max_line_bytes) / 2;
+  const size_t budget = ReplyBudget();
   const uint64_t limit = request.limit.value_or(total);
   QJsonArray page;
   size_t bytes = 0;
@@ -373,8 +373,20 @@ void UiServer::HandleRulesList(Client& client, const ui::RulesRequest& request, 
 
 void UiServer::HandleStats(Client& client, const ui::StatsRequest& request) {
   if (!hooks_.stats) return SendError(client, request.id, ErrorCode::kUnsupported, "stats are not available");
-  SendResult(client, request.id, hooks_.stats(request.top.value_or(options_.default_stats_top)));
+  // A reply that would not fit the budget is asked again with half the keys per dimension.
+  constexpr size_t kKeysWhenAll = 4096;  // LiveStats' default bound per dimension
+  size_t top = request.top.value_or(options_.default_stats_top);
+  QJsonObject data = hooks_.stats(top);
+  while (top != 1 && static_cast<size_t>(QJsonDocument(data).toJson(QJsonDocument::Compact).size()) > ReplyBudget()) {
+    top = std::max<size_t>(1, (top == 0 ? kKeysWhenAll : top) / 2);
+    data = hooks_.stats(top);
+    data["top"] = static_cast<double>(top);
+    data["truncated"] = true;
+  }
+  SendResult(client, request.id, data);
 }
+
+size_t UiServer::ReplyBudget() const { return std::min(options_.max_client_queue_bytes, options_.max_line_bytes) / 2; }
 
 void UiServer::HandleConfig(Client& client, const ui::ConfigRequest& request) {
   if (request.op == ui::ConfigOp::kGet) {

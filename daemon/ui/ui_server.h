@@ -101,6 +101,8 @@ class UiServer {
   void HandleRulesList(Client& client, const ui::RulesRequest& request, const RuleSet& rules);
   void HandleStats(Client& client, const ui::StatsRequest& request);
   void HandleConfig(Client& client, const ui::ConfigRequest& request);
+  // Bytes one large reply (a rules page, stats) may take: half of the client queue or line limit.
+  size_t ReplyBudget() const;
   void SendResult(Client& client, uint64_t id, QJsonObject data);
   void SendError(Client& client, std::optional<uint64_t> id, ui::ErrorCode code, std::string message);
   void Send(Client& client, const std::string& line);

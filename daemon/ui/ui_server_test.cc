@@ -452,6 +452,32 @@ TEST_F(UiServerTest, StatsAskTheHookWithTop) {
   EXPECT_EQ(data.value("top_asked").toInt(), 3);
 }
 
+// Stats whose reply would not fit the client's budget are asked again with fewer keys per dimension.
+TEST_F(UiServerTest, OversizedStatsAreCutToFit) {
+  options_.max_client_queue_bytes = 16 * 1024;
+  UiServerHooks hooks;
+  std::vector<size_t> asked;
+  hooks.stats = [&asked](size_t top) {
+    asked.push_back(top);
+    QJsonArray rows;
+    for (size_t i = 0; i < (top == 0 ? 4096 : top); ++i) rows.append(QString(100, 'x'));
+    return QJsonObject{{"rows", rows}, {"top", static_cast<double>(top)}};
+  };
+  auto server = UiServer::Start(options_, engine_.get(), hooks);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  server_ = std::move(*server);
+  TestClient client(options_.socket_path);
+  client.Greet();
+  QJsonObject data = ExpectResult(client.Call(ui::StatsRequest{1, 0}), 1);
+  EXPECT_TRUE(data.value("truncated").toBool()) << "asked: " << asked.size();
+  EXPECT_LE(data.value("rows").toArray().size() * 103, 8 * 1024);
+  EXPECT_EQ(data.value("top").toInt(), data.value("rows").toArray().size());
+  EXPECT_EQ(asked.front(), 0u);
+  EXPECT_EQ(server_->dropped_clients(), 0u);
+  QJsonObject small = ExpectResult(client.Call(ui::StatsRequest{2, 5}), 2);
+  EXPECT_FALSE(small.contains("truncated"));
+}
+
 TEST_F(UiServerTest, ConfigGetAndSet) {
   StartServer();
   TestClient client(options_.socket_path);
