@@ -61,32 +61,18 @@ int RunEvents(const std::vector<std::string>& args) {
     std::fprintf(stderr, "picket events: %s\n", client.error().message.c_str());
     return 1;
   }
-  auto reply = client->Call(ui::Subscribe{1, {ui::Topic::kEvents}}, kTimeout);
-  if (!reply.ok() || std::holds_alternative<ui::ErrorReply>(*reply)) {
-    std::fprintf(stderr, "picket events: subscribing: %s\n",
-                 reply.ok() ? DescribeError(std::get<ui::ErrorReply>(*reply)).c_str() : reply.error().message.c_str());
-    return 1;
-  }
-  for (long long printed = 0; count < 0 || printed < count;) {
-    auto message = client->Read(std::chrono::milliseconds(0));
-    if (!message.ok()) {
-      std::fprintf(stderr, "picket events: %s\n", message.error().message.c_str());
-      return 1;
-    }
-    auto* event = std::get_if<ui::DecisionEvent>(&*message);
-    if (event == nullptr) continue;
+  return StreamTopic("events", *client, ui::Topic::kEvents, count, [json](const ui::Message& message) {
+    const auto* event = std::get_if<ui::DecisionEvent>(&message);
+    if (event == nullptr) return false;
     if (json) {
       // The event object alone, without the {"type":"event","event":…} envelope.
       const QJsonObject envelope = QJsonDocument::fromJson(QByteArray::fromStdString(ui::Encode(*event))).object();
-      const QJsonObject inner = envelope.value(QLatin1String("event")).toObject();
-      std::fputs(QJsonDocument(inner).toJson(QJsonDocument::Compact).append('\n').constData(), stdout);
+      PrintJsonLine(envelope.value(QLatin1String("event")).toObject());
     } else {
       PrintText(*event);
     }
-    std::fflush(stdout);
-    ++printed;
-  }
-  return 0;
+    return true;
+  });
 }
 
 const Registration kEvents{"events", "live stream of picketd's decisions", &RunEvents};

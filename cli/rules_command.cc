@@ -1,8 +1,9 @@
 // `picket rules`: check, list, export and import OpenSnitch-format rule files.
 //
-// Works on directories directly (no daemon protocol yet): `list` and `export` read the configured
-// rules directory (--rules-dir, default /etc/picket/rules), so rules that exist only in a running
-// picketd's memory (until restart, timed, once made at a prompt) are not shown.
+// Works on directories directly: `list` and `export` read the configured rules directory
+// (--rules-dir, default /etc/picket/rules), so rules that exist only in a running picketd's memory
+// (until restart, timed, made at a prompt) are not shown — except `list --socket`, which asks the
+// running picketd (paged `rules list` requests).
 #include <QByteArray>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -24,6 +25,7 @@
 #include "rules/rule_set.h"
 #include "rules/rule_writer.h"
 #include "rules/users.h"
+#include "ui_client.h"
 
 namespace picket::cli {
 namespace {
@@ -33,7 +35,7 @@ constexpr size_t kMaxImportFileBytes = size_t{64} << 20;
 
 constexpr const char* kHelp =
     "usage: picket rules check DIR [--strict]\n"
-    "       picket rules list [--rules-dir DIR] [--json]\n"
+    "       picket rules list [--rules-dir DIR | --socket PATH] [--json]\n"
     "       picket rules export FILE [--rules-dir DIR]\n"
     "       picket rules import FILE|DIR [--rules-dir DIR] [--replace]\n"
     "\n"
@@ -44,7 +46,9 @@ constexpr const char* kHelp =
     "  list         Print the rules of the rules directory in evaluation order. This reads the\n"
     "               directory (--rules-dir, default /etc/picket/rules); it does not ask a running\n"
     "               picketd, so rules that live only in its memory are not shown. --json prints\n"
-    "               the rules as a JSON array.\n"
+    "               the rules as a JSON array. With --socket PATH (picketd's UI socket, e.g.\n"
+    "               /run/picket/ui.sock) it asks the running picketd instead, page by page, and\n"
+    "               shows every rule it has, also those only in its memory.\n"
     "  export FILE  Write every rule of the rules directory to FILE as one JSON array (- for\n"
     "               standard output). The file is written atomically with mode 0600.\n"
     "  import SRC   Add rules to the rules directory: SRC is an OpenSnitch (or Picket) rules\n"
@@ -56,6 +60,7 @@ constexpr const char* kHelp =
 struct Options {
   std::vector<std::string> positional;
   std::string rules_dir = kDefaultRulesDir;
+  std::string socket;  // list: ask the running picketd on this UI socket
   bool json = false;
   bool strict = false;
   bool replace = false;
@@ -76,6 +81,8 @@ std::optional<Options> ParseOptions(const std::vector<std::string>& args, std::s
       options.help = true;
     } else if (arg == "--rules-dir" && i + 1 < args.size()) {
       options.rules_dir = args[++i];
+    } else if (arg == "--socket" && i + 1 < args.size()) {
+      options.socket = args[++i];
     } else if (arg.rfind("--rules-dir=", 0) == 0) {
       options.rules_dir = arg.substr(12);
     } else if (arg.size() > 1 && arg[0] == '-' && arg != "-") {
@@ -145,8 +152,45 @@ int Check(const Options& options) {
   return (errors > 0 || (options.strict && warnings > 0)) ? 1 : 0;
 }
 
+void PrintRuleTable(const std::vector<Rule>& rules) {
+  std::printf("%-32s %-8s %-6s %-10s %-14s %s\n", "NAME", "ENABLED", "ACTION", "PRECEDENCE", "DURATION", "CONDITION");
+  for (const Rule& rule : rules) {
+    std::printf("%-32s %-8s %-6s %-10s %-14s %s\n", rule.name.c_str(), rule.enabled ? "yes" : "no",
+                std::string(ActionName(rule.action)).c_str(), rule.precedence ? "yes" : "no", rule.duration.c_str(),
+                DescribeOperator(rule.op).c_str());
+  }
+}
+
+// `list --socket`: the running picketd's rules, read page by page.
+int ListLive(const Options& options) {
+  auto client = ConnectOrReport("rules list", options.socket);
+  if (!client) return 1;
+  auto rules = ListAllRules(*client, std::chrono::milliseconds(5000));
+  if (!rules.ok()) {
+    std::fprintf(stderr, "picket rules list: %s\n", rules.error().message.c_str());
+    return 1;
+  }
+  if (options.json) {
+    std::fputs(QJsonDocument(*rules).toJson(QJsonDocument::Indented).constData(), stdout);
+    return 0;
+  }
+  std::vector<Rule> parsed;
+  for (const QJsonValue& value : *rules) {
+    const QByteArray bytes = QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact);
+    Result<Rule> rule = ParseRule(std::string_view(bytes.constData(), static_cast<size_t>(bytes.size())));
+    if (!rule.ok()) {
+      std::fprintf(stderr, "picket rules list: rule from picketd: %s\n", rule.error().message.c_str());
+      continue;
+    }
+    parsed.push_back(std::move(*rule));
+  }
+  PrintRuleTable(parsed);
+  return 0;
+}
+
 int List(const Options& options) {
   if (!options.positional.empty()) return Usage("list takes no arguments");
+  if (!options.socket.empty()) return ListLive(options);
   Result<RuleSet::Loaded> loaded = RuleSet::LoadDirectory(options.rules_dir);
   if (!loaded.ok()) {
     std::fprintf(stderr, "picket rules list: %s\n", loaded.error().message.c_str());
@@ -157,12 +201,7 @@ int List(const Options& options) {
     std::fputs(SerializeRules(loaded->rules.rules()).c_str(), stdout);
     return 0;
   }
-  std::printf("%-32s %-8s %-6s %-10s %-14s %s\n", "NAME", "ENABLED", "ACTION", "PRECEDENCE", "DURATION", "CONDITION");
-  for (const Rule& rule : loaded->rules.rules()) {
-    std::printf("%-32s %-8s %-6s %-10s %-14s %s\n", rule.name.c_str(), rule.enabled ? "yes" : "no",
-                std::string(ActionName(rule.action)).c_str(), rule.precedence ? "yes" : "no", rule.duration.c_str(),
-                DescribeOperator(rule.op).c_str());
-  }
+  PrintRuleTable(loaded->rules.rules());
   return 0;
 }
 

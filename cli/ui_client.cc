@@ -6,6 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <QJsonDocument>
+
+#include <cstdio>
 #include <cstring>
 
 namespace picket::cli {
@@ -55,15 +58,36 @@ Status UiClient::Send(const ui::Message& message) {
   return OkStatus();
 }
 
+Result<std::optional<ui::Message>> UiClient::NextBuffered() {
+  if (std::optional<std::string> line = splitter_.Next()) {
+    auto decoded = ui::Decode(*line);
+    if (auto* error = std::get_if<ui::DecodeError>(&decoded)) return Error{path_ + ": bad message: " + error->message};
+    return std::optional<ui::Message>(std::get<ui::Message>(std::move(decoded)));
+  }
+  if (splitter_.overflowed()) return Error{path_ + ": line too long"};
+  return std::optional<ui::Message>();
+}
+
+Result<std::optional<ui::Message>> UiClient::TryRead() {
+  auto buffered = NextBuffered();
+  if (!buffered.ok() || *buffered) return buffered;
+  char buffer[65536];
+  const ssize_t n = recv(fd_, buffer, sizeof(buffer), MSG_DONTWAIT);
+  if (n == 0) return Error{path_ + ": picketd closed the connection"};
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return std::optional<ui::Message>();
+    return Error::FromErrno("read " + path_);
+  }
+  splitter_.Append(std::string_view(buffer, static_cast<size_t>(n)));
+  return NextBuffered();
+}
+
 Result<ui::Message> UiClient::Read(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    if (std::optional<std::string> line = splitter_.Next()) {
-      auto decoded = ui::Decode(*line);
-      if (auto* error = std::get_if<ui::DecodeError>(&decoded)) return Error{path_ + ": bad message: " + error->message};
-      return std::get<ui::Message>(std::move(decoded));
-    }
-    if (splitter_.overflowed()) return Error{path_ + ": line too long"};
+    auto buffered = NextBuffered();
+    if (!buffered.ok()) return buffered.error();
+    if (*buffered) return std::move(**buffered);
     int wait_ms = -1;
     if (timeout.count() > 0) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -94,6 +118,89 @@ Result<ui::Message> UiClient::Call(const ui::Message& request, std::chrono::mill
 
 std::string DescribeError(const ui::ErrorReply& error) {
   return std::string(ui::ErrorCodeName(error.code)) + ": " + error.message;
+}
+
+}  // namespace picket::cli
+
+namespace picket::cli {
+
+Result<QJsonObject> CallForData(UiClient& client, const ui::Message& request, std::chrono::milliseconds timeout) {
+  auto reply = client.Call(request, timeout);
+  if (!reply.ok()) return reply.error();
+  if (const auto* error = std::get_if<ui::ErrorReply>(&*reply)) return Error{DescribeError(*error)};
+  const auto* result = std::get_if<ui::ResultReply>(&*reply);
+  if (result == nullptr) return Error{"unexpected " + std::string(ui::TypeName(*reply)) + " reply"};
+  return result->data;
+}
+
+Result<QJsonArray> ListAllRules(UiClient& client, std::chrono::milliseconds timeout, size_t max_pages) {
+  QJsonArray all;
+  uint64_t offset = 0;
+  for (size_t page = 0; page < max_pages; ++page) {
+    ui::RulesRequest request;
+    request.id = page + 1;
+    request.op = ui::RulesOp::kList;
+    request.offset = offset;
+    auto data = CallForData(client, request, timeout);
+    if (!data.ok()) return data.error();
+    for (const QJsonValue& rule : data->value(QLatin1String("rules")).toArray()) all.append(rule);
+    const QJsonValue next = data->value(QLatin1String("next_offset"));
+    if (!next.isDouble()) return all;
+    const auto next_offset = static_cast<uint64_t>(next.toDouble());
+    if (next_offset <= offset) return Error{"rules list: next_offset " + std::to_string(next_offset) + " does not advance"};
+    offset = next_offset;
+  }
+  return Error{"rules list: more than " + std::to_string(max_pages) + " pages"};
+}
+
+SocketOptions ParseSocketOptions(const std::vector<std::string>& args) {
+  SocketOptions options;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--json") {
+      options.json = true;
+    } else if (args[i] == "--socket" && i + 1 < args.size()) {
+      options.socket = args[++i];
+    } else if (args[i].rfind("--socket=", 0) == 0) {
+      options.socket = args[i].substr(9);
+    } else if (args[i] == "--help" || args[i] == "-h") {
+      options.help = true;
+    } else {
+      options.rest.push_back(args[i]);
+    }
+  }
+  return options;
+}
+
+std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket) {
+  auto client = UiClient::Connect(socket, std::chrono::milliseconds(5000));
+  if (!client.ok()) {
+    std::fprintf(stderr, "picket %s: %s\n", command.c_str(), client.error().message.c_str());
+    return std::nullopt;
+  }
+  return std::move(*client);
+}
+
+int StreamTopic(const std::string& command, UiClient& client, ui::Topic topic, long long count,
+                const std::function<bool(const ui::Message&)>& print) {
+  if (auto subscribed = CallForData(client, ui::Subscribe{1, {topic}}, std::chrono::milliseconds(5000)); !subscribed.ok()) {
+    std::fprintf(stderr, "picket %s: subscribing: %s\n", command.c_str(), subscribed.error().message.c_str());
+    return 1;
+  }
+  for (long long printed = 0; count < 0 || printed < count;) {
+    auto message = client.Read(std::chrono::milliseconds(0));
+    if (!message.ok()) {
+      std::fprintf(stderr, "picket %s: %s\n", command.c_str(), message.error().message.c_str());
+      return 1;
+    }
+    if (!print(*message)) continue;
+    std::fflush(stdout);
+    ++printed;
+  }
+  return 0;
+}
+
+void PrintJsonLine(const QJsonObject& object) {
+  std::fputs(QJsonDocument(object).toJson(QJsonDocument::Compact).append('\n').constData(), stdout);
 }
 
 }  // namespace picket::cli

@@ -4,8 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <QJsonArray>
+#include <QJsonObject>
+
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "ui-protocol/codec.h"
@@ -29,9 +34,15 @@ class UiClient {
   Result<ui::Message> Read(std::chrono::milliseconds timeout);
   // Sends a request and reads until its response (events in between are skipped).
   Result<ui::Message> Call(const ui::Message& request, std::chrono::milliseconds timeout);
+  // Without blocking: a complete message already received, or nullopt when none is (yet). An error
+  // when the server closed or sent something undecodable. For callers that poll fd() themselves.
+  Result<std::optional<ui::Message>> TryRead();
+  int fd() const { return fd_; }
 
  private:
   explicit UiClient(int fd) : fd_(fd) {}
+  // The next buffered message, if a whole line is buffered.
+  Result<std::optional<ui::Message>> NextBuffered();
   int fd_ = -1;
   ui::LineSplitter splitter_;
   ui::Hello hello_;
@@ -40,5 +51,34 @@ class UiClient {
 
 // The error text of a failed response ("forbidden: changing rules needs the admin role").
 std::string DescribeError(const ui::ErrorReply& error);
+
+// Sends a request and returns its result's data; an error reply becomes an Error with
+// DescribeError's text.
+Result<QJsonObject> CallForData(UiClient& client, const ui::Message& request, std::chrono::milliseconds timeout);
+
+// Every rule picketd has, read page by page (`rules list` with offset, until no next_offset), so
+// no single response is larger than the server's page budget. At most `max_pages` requests.
+Result<QJsonArray> ListAllRules(UiClient& client, std::chrono::milliseconds timeout, size_t max_pages = 100000);
+
+// The common options of the commands that ask picketd: --socket PATH, --json, --help.
+struct SocketOptions {
+  std::string socket = kDefaultUiSocket;
+  bool json = false;
+  bool help = false;
+  std::vector<std::string> rest;  // other arguments, in order
+};
+SocketOptions ParseSocketOptions(const std::vector<std::string>& args);
+
+// Connects to `socket`; on failure prints "picket COMMAND: why" and returns nullopt.
+std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket);
+
+// Subscribes to `topic`, then calls `print` for every message that arrives until it returned true
+// `count` times (count < 0: until the connection ends). Errors are printed as "picket COMMAND: …".
+// Returns the exit code (0, or 1 after an error).
+int StreamTopic(const std::string& command, UiClient& client, ui::Topic topic, long long count,
+                const std::function<bool(const ui::Message&)>& print);
+
+// Prints a JSON object as one compact line.
+void PrintJsonLine(const QJsonObject& object);
 
 }  // namespace picket::cli

@@ -1,4 +1,5 @@
-// Runs the picket binary's `status` and `events` against a UiServer served by this test's event loop.
+// Runs the picket binary's `status`, `events`, `stats`, `config`, `alerts` and `rules list --socket`
+// against a UiServer served by this test's event loop.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <QCoreApplication>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -17,6 +19,10 @@
 
 #include "rules/rules_test_util.h"
 #include "rules/users.h"
+#include "rules/rule_parser.h"
+#include "storage/stats.h"
+#include "storage/storage_test_util.h"
+#include "ui/stats_json.h"
 #include "ui/ui_server.h"
 
 extern char** environ;
@@ -48,7 +54,23 @@ class UiCommandsTest : public ::testing::Test {
     UiServerOptions options;
     options.socket_path = socket_;
     options.group = "root";
+    options.max_client_queue_bytes = 32 * 1024;  // a small queue: `rules list --socket` must page
     UiServerHooks hooks;
+    hooks.stats = [](size_t top) {
+      LiveStats live;
+      EventRecord record = testing::SampleRecord(0);  // deny, tcp, /usr/bin/curl, port 443, uid 1000
+      for (int i = 0; i < 3; ++i) live.Count(record);
+      record.exe = "/usr/bin/wget";
+      live.Count(record);
+      return QJsonObject{{"counters", QJsonObject{{"decisions", 4}}},
+                         {"decisions", StatsSnapshotToJson(live.Snapshot(top))}};
+    };
+    hooks.config = [this] { return QJsonObject{{"default_action", default_action_}, {"queue_num", 0}}; };
+    hooks.set_config = [this](const std::string& key, const QJsonValue& value) -> Status {
+      if (key != "default_action") return Error{"key '" + key + "' cannot be changed while picketd runs"};
+      default_action_ = value.toString();
+      return OkStatus();
+    };
     hooks.status = [] {
       return QJsonObject{{"daemon_version", "9.9"}, {"attribution", "test"}, {"counters", QJsonObject{{"decisions", 5}}}};
     };
@@ -105,6 +127,7 @@ class UiCommandsTest : public ::testing::Test {
   std::unique_ptr<RuleEngine> engine_;
   std::unique_ptr<UiServer> server_;
   std::string socket_;
+  QString default_action_ = "allow";
 };
 
 TEST_F(UiCommandsTest, StatusJson) {
@@ -164,6 +187,86 @@ TEST_F(UiCommandsTest, EventsStreamsDecisions) {
   EXPECT_NE(text.out.find("/usr/bin/dig"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("198.18.0.9:53"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("rule=block-0"), std::string::npos) << text.out;
+}
+
+TEST_F(UiCommandsTest, StatsLiveFromPicketd) {
+  PicketRun text = RunPicket({"stats", "--socket", socket_});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("live, since picketd started"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("4 decisions"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("3  /usr/bin/curl"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("1  /usr/bin/wget"), std::string::npos) << text.out;
+
+  PicketRun json = RunPicket({"stats", "--json", "--limit", "1", "--socket", socket_});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const QJsonObject data = QJsonDocument::fromJson(QByteArray::fromStdString(json.out)).object();
+  EXPECT_TRUE(data.value("live").toBool()) << json.out;
+  const QJsonArray exes = data.value("decisions").toObject().value("exe").toArray();
+  ASSERT_EQ(exes.size(), 1) << json.out;  // --limit 1 is sent as `top`
+  EXPECT_EQ(exes[0].toObject().value("key").toString(), "/usr/bin/curl");
+  EXPECT_EQ(data.value("counters").toObject().value("decisions").toInt(), 4);
+  EXPECT_EQ(RunPicket({"stats", "--limit", "x", "--socket", socket_}).exit_code, 2);
+}
+
+TEST_F(UiCommandsTest, ConfigGetAndSet) {
+  PicketRun all = RunPicket({"config", "get", "--json", "--socket", socket_});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(QJsonDocument::fromJson(QByteArray::fromStdString(all.out)).object().value("default_action").toString(), "allow")
+      << all.out;
+  PicketRun set = RunPicket({"config", "set", "default_action", "deny", "--socket", socket_});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(default_action_, "deny");
+  PicketRun one = RunPicket({"config", "get", "default_action", "--socket", socket_});
+  EXPECT_EQ(one.out, "deny\n");
+  PicketRun one_json = RunPicket({"config", "get", "default_action", "--json", "--socket", socket_});
+  EXPECT_EQ(one_json.out, "\"deny\"\n");
+  PicketRun refused = RunPicket({"config", "set", "queue_num", "3", "--socket", socket_});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("invalid: key 'queue_num' cannot be changed"), std::string::npos) << refused.err;
+  EXPECT_EQ(RunPicket({"config", "set", "default_action"}).exit_code, 2);
+}
+
+TEST_F(UiCommandsTest, AlertsStreamBacklogThenLive) {
+  server_->PublishAlert(ui::Severity::kWarning, "rule file 000-x.json: field 'action': unknown action");
+  bool published = false;
+  auto publish = [&] {
+    if (published || server_->client_count() == 0) return;
+    published = true;
+    server_->PublishAlert(ui::Severity::kError, "history off: disk full");
+  };
+  PicketRun text = RunPicket({"alerts", "--count", "2", "--socket", socket_}, publish);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("warning rule file 000-x.json"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("error   history off: disk full"), std::string::npos) << text.out;
+  PicketRun json = RunPicket({"alerts", "--json", "--count", "1", "--socket", socket_});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(QJsonDocument::fromJson(QByteArray::fromStdString(json.out)).object().value("severity").toString(), "warning")
+      << json.out;
+}
+
+// The one-shot listing of these rules is ~20 times the client queue (32 KiB here): the CLI pages.
+TEST_F(UiCommandsTest, RulesListFromPicketdPagesThroughALargeRuleSet) {
+  constexpr int kRules = 250;
+  for (int i = 0; i < kRules; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "r%05d", i);
+    auto rule = ParseRule(testing_util::RuleJson(name, "deny",
+                                                 testing_util::Op("simple", "process.command", std::string(2800, 'c'))));
+    ASSERT_TRUE(rule.ok()) << rule.error().message;
+    ASSERT_TRUE(engine_->AddRule(std::move(*rule)).ok());
+  }
+  PicketRun json = RunPicket({"rules", "list", "--json", "--socket", socket_});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  ASSERT_GT(json.out.size(), size_t{20} * 32 * 1024);
+  const QJsonArray rules = QJsonDocument::fromJson(QByteArray::fromStdString(json.out)).array();
+  ASSERT_EQ(rules.size(), kRules);
+  EXPECT_EQ(rules[0].toObject().value("name").toString(), "r00000");
+  EXPECT_EQ(rules[kRules - 1].toObject().value("name").toString(), "r00249");
+  EXPECT_EQ(server_->dropped_clients(), 0u);
+  PicketRun text = RunPicket({"rules", "list", "--socket", socket_});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("r00249"), std::string::npos);
+  EXPECT_NE(text.out.find("process.command"), std::string::npos) << text.out.substr(0, 400);
 }
 
 }  // namespace

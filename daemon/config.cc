@@ -251,6 +251,76 @@ Result<Config> ParseConfig(std::string_view json_bytes, std::string_view origin,
   return base;
 }
 
+namespace {
+
+std::string_view DefaultActionName(DefaultAction action) {
+  switch (action) {
+    case DefaultAction::kAllow: return "allow";
+    case DefaultAction::kDeny: return "deny";
+    case DefaultAction::kReject: return "reject";
+  }
+  return "deny";
+}
+
+std::string_view FirewallBackendName(FirewallBackendChoice choice) {
+  switch (choice) {
+    case FirewallBackendChoice::kAuto: return "auto";
+    case FirewallBackendChoice::kNft: return "nft";
+    case FirewallBackendChoice::kIptables: return "iptables";
+  }
+  return "auto";
+}
+
+QString Text(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
+
+}  // namespace
+
+std::string ConfigToJson(const Config& c) {
+  QJsonObject o{
+      {"rules_dir", Text(c.rules_dir)},
+      {"default_action", Text(DefaultActionName(c.default_action))},
+      {"queue_num", c.queue_num},
+      {"fail_mode", c.fail_mode == FailMode::kOpen ? "open" : "closed"},
+      {"log_level", Text(log::LevelName(c.log_level))},
+      {"firewall_backend", Text(FirewallBackendName(c.firewall_backend))},
+      {"queue_max_len", static_cast<double>(c.queue_max_len)},
+      {"queue_copy_range", static_cast<double>(c.queue_copy_range)},
+      {"reject_mark", static_cast<double>(c.reject_mark)},
+      {"dns_enabled", c.dns_enabled},
+      {"dns_queue_num", c.dns_queue_num ? QJsonValue(*c.dns_queue_num) : QJsonValue()},
+      {"dns_cache_max_names", static_cast<double>(c.dns_cache_max_names)},
+      {"dns_min_ttl", static_cast<double>(c.dns_min_ttl)},
+      {"dns_max_ttl", static_cast<double>(c.dns_max_ttl)},
+      {"history_path", Text(c.history_path)},
+      {"history_max_age_days", static_cast<double>(c.history_max_age_days)},
+      {"history_max_rows", static_cast<double>(c.history_max_rows)},
+      {"history_queue_len", static_cast<double>(c.history_queue_len)},
+      {"ui_socket", Text(c.ui_socket)},
+      {"ui_group", Text(c.ui_group)},
+      {"ui_client_queue_bytes", static_cast<double>(c.ui_client_queue_bytes)},
+      {"ui_max_clients", static_cast<double>(c.ui_max_clients)},
+      {"process_monitor", Text(ProcessMonitorName(c.process_monitor))},
+      {"process_exit_grace_seconds", static_cast<double>(c.process_exit_grace_seconds)},
+      {"process_sweep_seconds", static_cast<double>(c.process_sweep_seconds)},
+      {"process_max_entries", static_cast<double>(c.process_max_entries)},
+      {"process_max_exited", static_cast<double>(c.process_max_exited)},
+      {"process_ring_buffer_kib", static_cast<double>(c.process_ring_buffer_kib)},
+      {"checksum_cache_entries", static_cast<double>(c.checksum_cache_entries)},
+      {"checksum_max_waiting_packets", static_cast<double>(c.checksum_max_waiting_packets)},
+  };
+  return QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString();
+}
+
+Result<Config> SetRuntimeConfigKey(const Config& base, std::string_view key, std::string_view json_value) {
+  if (std::find(kRuntimeConfigKeys.begin(), kRuntimeConfigKeys.end(), key) == kRuntimeConfigKeys.end()) {
+    std::string keys;
+    for (std::string_view k : kRuntimeConfigKeys) keys += (keys.empty() ? "" : ", ") + std::string(k);
+    return Error{"key '" + std::string(key) + "' cannot be changed while picketd runs (run-time keys: " + keys +
+                 "; others: edit the config file and restart picketd)"};
+  }
+  return ParseConfig("{\"" + std::string(key) + "\":" + std::string(json_value) + "}", "config set", base);
+}
+
 Result<Config> LoadConfigFile(const std::string& path, Config base) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error::FromErrno("config file " + path);

@@ -6,6 +6,7 @@
 // Thread-safety: plain value, read-only after start.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -83,5 +84,15 @@ Result<Config> ParseConfig(std::string_view json_bytes, std::string_view origin,
 
 // Reads and parses a config file. Errors name the path (missing, unreadable, malformed).
 Result<Config> LoadConfigFile(const std::string& path, Config base = {});
+
+// The effective configuration as one compact JSON object, every key of docs/CONFIG.md.
+std::string ConfigToJson(const Config& config);
+
+// Keys `picket config set` (UI protocol `config set`) may change while picketd runs.
+inline constexpr std::array<std::string_view, 2> kRuntimeConfigKeys = {"default_action", "log_level"};
+
+// `base` with one run-time key set from a JSON value's text. Other keys, and bad values, are
+// refused with a message naming the key and why.
+Result<Config> SetRuntimeConfigKey(const Config& base, std::string_view key, std::string_view json_value);
 
 }  // namespace picket

@@ -177,5 +177,41 @@ TEST(ConfigTest, LoadsFile) {
   EXPECT_EQ(c->queue_num, 3);
 }
 
+// Every key of the effective config is printed, and printing then parsing gives the same values.
+TEST(ConfigTest, ToJsonRoundTrips) {
+  Config c;
+  c.default_action = DefaultAction::kReject;
+  c.queue_num = 7;
+  c.dns_queue_num = 9;
+  c.log_level = log::Level::kDebug;
+  const std::string json = ConfigToJson(c);
+  EXPECT_NE(json.find("\"default_action\":\"reject\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"checksum_max_waiting_packets\""), std::string::npos) << json;
+  auto back = ParseConfig(json, "round trip");
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->default_action, DefaultAction::kReject);
+  EXPECT_EQ(back->queue_num, 7);
+  EXPECT_EQ(back->dns_queue_num, 9);
+  EXPECT_EQ(back->log_level, log::Level::kDebug);
+  EXPECT_EQ(ConfigToJson(*back), json);
+}
+
+TEST(ConfigTest, RuntimeKeys) {
+  Config c;
+  auto set = SetRuntimeConfigKey(c, "default_action", "\"deny\"");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->default_action, DefaultAction::kDeny);
+  set = SetRuntimeConfigKey(c, "log_level", "\"warn\"");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->log_level, log::Level::kWarn);
+  auto bad = SetRuntimeConfigKey(c, "default_action", "\"permit\"");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'default_action'"), std::string::npos) << bad.error().message;
+  auto fixed = SetRuntimeConfigKey(c, "queue_num", "3");
+  ASSERT_FALSE(fixed.ok());
+  EXPECT_NE(fixed.error().message.find("'queue_num' cannot be changed while picketd runs"), std::string::npos)
+      << fixed.error().message;
+}
+
 }  // namespace
 }  // namespace picket

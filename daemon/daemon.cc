@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <QCoreApplication>
+#include <QJsonDocument>
 #include <QJsonObject>
 #include <algorithm>
 
 #include "ui/decision_event.h"
+#include "ui/stats_json.h"
 
 namespace picket {
 namespace {
@@ -221,6 +223,9 @@ void Daemon::StartUi() {
   options.server_name = "picketd " + QCoreApplication::applicationVersion().toStdString();
   UiServerHooks hooks;
   hooks.status = [this] { return UiStatus(); };
+  hooks.stats = [this](size_t top) { return UiStats(top); };
+  hooks.config = [this] { return QJsonDocument::fromJson(QByteArray::fromStdString(ConfigToJson(config_))).object(); };
+  hooks.set_config = [this](const std::string& key, const QJsonValue& value) { return SetRuntimeConfig(key, value); };
   hooks.rules_changed = [this] {
     if (process_) process_->ApplyRules(*rules_->current());
     if (prompts_) prompts_->ReDecide();
@@ -235,6 +240,44 @@ void Daemon::StartUi() {
   }
   ui_ = std::move(*server);
   prompts_->SetUi(ui_.get());
+  for (const std::string& problem : logged_rule_problems_) ui_->PublishAlert(ui::Severity::kWarning, "rule file " + problem);
+  AlertDegradedModes();
+  alert_timer_ = std::make_unique<QTimer>();
+  QObject::connect(alert_timer_.get(), &QTimer::timeout, [this] { AlertDegradedModes(); });
+  alert_timer_->start(std::chrono::seconds(10));
+}
+
+void Daemon::AlertDegradedModes() {
+  if (!ui_ || !names_) return;
+  std::vector<std::string> now = names_->Degraded();
+  for (const std::string& condition : now) {
+    if (std::find(alerted_degraded_.begin(), alerted_degraded_.end(), condition) == alerted_degraded_.end()) {
+      ui_->PublishAlert(ui::Severity::kError, condition + " (deciding goes on)");
+    }
+  }
+  alerted_degraded_ = std::move(now);
+}
+
+// `stats`: the pipeline counters of `status` and the live statistics since start (bounded per
+// dimension by LiveStats; `other_keys` counts what went to "(other)").
+QJsonObject Daemon::UiStats(size_t top) const {
+  QJsonObject data{{"counters", UiStatus().value(QLatin1String("counters"))}, {"top", static_cast<double>(top)}};
+  if (names_) {
+    data["decisions"] = StatsSnapshotToJson(names_->live_stats().Snapshot(top));
+    data["other_keys"] = static_cast<double>(names_->live_stats().overflowed());
+  }
+  return data;
+}
+
+Status Daemon::SetRuntimeConfig(const std::string& key, const QJsonValue& value) {
+  auto changed = SetRuntimeConfigKey(config_, key, ui::EncodeValue(value));
+  if (!changed.ok()) return changed.error();
+  config_ = std::move(*changed);
+  decider_ = Decider(ToAction(config_.default_action));
+  log::SetLevel(config_.log_level);
+  PLOG(kInfo) << "config: " << key << " changed at run time (default action " << ActionName(decider_.default_action())
+              << ", log level " << log::LevelName(config_.log_level) << ")";
+  return OkStatus();
 }
 
 QJsonObject Daemon::UiStatus() const {
@@ -305,6 +348,7 @@ void Daemon::LogRuleProblems() {
   for (const std::string& problem : now) {
     if (std::find(logged_rule_problems_.begin(), logged_rule_problems_.end(), problem) == logged_rule_problems_.end()) {
       PLOG(kWarn) << "rule file " << problem;
+      if (ui_) ui_->PublishAlert(ui::Severity::kWarning, "rule file " + problem);
     }
   }
   logged_rule_problems_ = std::move(now);
@@ -346,6 +390,7 @@ Status Daemon::Stop() {
   if (stopped_) return OkStatus();
   stopped_ = true;
   if (prompts_) prompts_->SetUi(nullptr);
+  alert_timer_.reset();
   ui_.reset();  // clients see the socket close; the socket file is removed
   queue_notifier_.reset();
   signal_notifier_.reset();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QObject>
+#include <QTimer>
 #include <QSocketNotifier>
 
 #include <memory>
@@ -67,6 +68,9 @@ class Daemon {
   void LogRuleProblems();
   void StartUi();
   QJsonObject UiStatus() const;
+  QJsonObject UiStats(size_t top) const;
+  Status SetRuntimeConfig(const std::string& key, const QJsonValue& value);
+  void AlertDegradedModes();  // new "history off" / "dns off" conditions → UI alerts
 
   Config config_;
   Decider decider_;
@@ -74,6 +78,8 @@ class Daemon {
   std::unique_ptr<RuleEngine> rules_;         // current() is the rule set packets are decided by
   std::unique_ptr<RuleWatcher> rule_watcher_;  // hot reload of the rules and list directories
   std::vector<std::string> logged_rule_problems_;
+  std::vector<std::string> alerted_degraded_;  // conditions already told to the UI's alerts
+  std::unique_ptr<QTimer> alert_timer_;        // checks for degraded modes while the UI is up
   std::unique_ptr<ProcessStage> process_;  // exec-event store, checksums, decisions waiting for a digest
   std::unique_ptr<Attributor> attributor_;
   std::unique_ptr<NfQueue> queue_;

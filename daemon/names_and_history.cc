@@ -67,6 +67,7 @@ void NamesAndHistory::OpenHistory() {
   auto log = EventLog::Open(options);
   if (!log.ok()) {
     PLOG(kWarn) << "history: off: " << log.error().message << " (decisions go on without an event log)";
+    history_open_error_ = log.error().message;
     return;
   }
   history_ = std::move(*log);
@@ -219,6 +220,17 @@ void NamesAndHistory::LogCounters() const {
               << " written=" << s.written << " dropped=" << s.dropped << " discarded=" << s.discarded
               << " nolog=" << history_not_recorded_nolog_ << " rows=" << s.rows
               << " retention_deleted=" << s.retention_deleted;
+}
+
+std::vector<std::string> NamesAndHistory::Degraded() const {
+  std::vector<std::string> out;
+  if (!history_open_error_.empty()) out.push_back("history off: " + history_open_error_);
+  if (history_) {
+    const EventLogStatus s = history_->status();
+    if (!s.on) out.push_back("history off: " + s.off_reason);
+  }
+  if (config_.dns_enabled && !dns_off_reason_.empty()) out.push_back("dns off: " + dns_off_reason_);
+  return out;
 }
 
 std::string NamesAndHistory::HostField(const std::vector<std::string>* hosts) {

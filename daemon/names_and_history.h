@@ -66,6 +66,10 @@ class NamesAndHistory {
 
   const LiveStats& live_stats() const { return live_stats_; }
 
+  // What is off that should be on ("history off: …", "dns off: …"), for the UI's alerts; empty
+  // when both work (or were switched off by the config).
+  std::vector<std::string> Degraded() const;
+
   // " host=<first name>" for the decision log line ("host=-" when none), spaces escaped.
   static std::string HostField(const std::vector<std::string>* hosts);
 
@@ -88,6 +92,7 @@ class NamesAndHistory {
   uint64_t history_not_recorded_nolog_ = 0;
   std::string dns_off_reason_;  // empty while DNS names are learned
   std::function<void()> on_learned_;
+  std::string history_open_error_;  // why the configured event log could not be opened
   bool stopped_ = false;
 };
 

@@ -148,7 +148,10 @@ Message DecodeRules(Reader& r) {
   auto m = WithId<RulesRequest>(r);
   m.op = r.Enum<RulesOp>("op", kRulesOps);
   switch (m.op) {
-    case RulesOp::kList: break;
+    case RulesOp::kList:
+      if (r.Has("offset")) m.offset = static_cast<uint64_t>(r.Integer("offset", 0, static_cast<int64_t>(kMaxId)).value_or(0));
+      if (r.Has("limit")) m.limit = static_cast<uint64_t>(r.Integer("limit", 1, static_cast<int64_t>(kMaxId)).value_or(0));
+      break;
     case RulesOp::kAdd:
     case RulesOp::kReplace: m.rule = r.Object("rule"); break;
     default: m.name = r.String("name", /*non_empty=*/true); break;
@@ -270,13 +273,20 @@ struct Encoder {
     return {{"type", "subscribe"}, {"id", IdValue(m.id)}, {"topics", NameArray(m.topics, kTopics)}};
   }
   QJsonObject operator()(const StatusRequest& m) const { return {{"type", "status"}, {"id", IdValue(m.id)}}; }
-  QJsonObject operator()(const StatsRequest& m) const { return {{"type", "stats"}, {"id", IdValue(m.id)}}; }
+  QJsonObject operator()(const StatsRequest& m) const {
+    QJsonObject o{{"type", "stats"}, {"id", IdValue(m.id)}};
+    if (m.top) o["top"] = IdValue(*m.top);
+    return o;
+  }
   QJsonObject operator()(const RulesRequest& m) const {
     QJsonObject o{{"type", "rules"}, {"id", IdValue(m.id)}, {"op", Q(RulesOpName(m.op))}};
     if (m.op == RulesOp::kAdd || m.op == RulesOp::kReplace) {
       o["rule"] = m.rule;
     } else if (m.op != RulesOp::kList) {
       o["name"] = Q(m.name);
+    } else {
+      if (m.offset > 0) o["offset"] = IdValue(m.offset);
+      if (m.limit) o["limit"] = IdValue(*m.limit);
     }
     return o;
   }
@@ -400,7 +410,9 @@ std::variant<Message, DecodeError> Decode(std::string_view line) {
   } else if (type == "status") {
     message = WithId<StatusRequest>(r);
   } else if (type == "stats") {
-    message = WithId<StatsRequest>(r);
+    auto m = WithId<StatsRequest>(r);
+    if (r.Has("top")) m.top = static_cast<uint64_t>(r.Integer("top", 0, kMaxStatsTop).value_or(0));
+    message = m;
   } else if (type == "rules") {
     message = DecodeRules(r);
   } else if (type == "config") {
@@ -434,6 +446,11 @@ std::string Encode(const Message& message) {
   std::string out(bytes.constData(), static_cast<size_t>(bytes.size()));
   out += '\n';
   return out;
+}
+
+std::string EncodeValue(const QJsonValue& value) {
+  const QByteArray array = QJsonDocument(QJsonArray{value}).toJson(QJsonDocument::Compact);
+  return array.mid(1, array.size() - 2).toStdString();
 }
 
 void LineSplitter::Append(std::string_view bytes) {

@@ -25,6 +25,7 @@ namespace picket::ui {
 inline constexpr int kProtocolVersion = 1;          // the only version this codec speaks
 inline constexpr size_t kMaxLineBytes = 1 << 20;    // longest line without its '\n'
 inline constexpr uint64_t kMaxId = (uint64_t{1} << 53) - 1;  // ids are exact in a JSON double
+inline constexpr int64_t kMaxStatsTop = 100000;              // largest `top` a stats request may ask for
 
 enum class ErrorCode : uint8_t {
   kBadJson, kBadMessage, kUnknownType, kUnsupported, kForbidden, kNotFound, kInvalid, kFailed,
@@ -65,12 +66,17 @@ struct Hello {                 // both directions
 };
 struct Subscribe { uint64_t id = 0; std::vector<Topic> topics; };
 struct StatusRequest { uint64_t id = 0; };
-struct StatsRequest { uint64_t id = 0; };
+struct StatsRequest {
+  uint64_t id = 0;
+  std::optional<uint64_t> top;  // largest keys per dimension (server default when absent; 0 = all kept)
+};
 struct RulesRequest {
   uint64_t id = 0;
   RulesOp op = RulesOp::kList;
   std::string name;  // get, delete, enable, disable
   QJsonObject rule;  // add, replace: an OpenSnitch-format rule object
+  uint64_t offset = 0;            // list: rules to skip (in name order)
+  std::optional<uint64_t> limit;  // list: most rules in this page (the server may return fewer)
 };
 struct ConfigRequest {
   uint64_t id = 0;
@@ -136,6 +142,8 @@ struct DecodeError {
 std::variant<Message, DecodeError> Decode(std::string_view line);
 // Encodes a message as one line ending in '\n'.
 std::string Encode(const Message& message);
+// One JSON value as compact JSON text ("\"deny\"", "5", "null"), e.g. a `config set` value.
+std::string EncodeValue(const QJsonValue& value);
 
 // --- framing ------------------------------------------------------------------------------------
 

@@ -98,6 +98,36 @@ TEST(CodecTest, RulesOps) {
   EXPECT_NE(e.message.find("unknown value 'purge'"), std::string::npos);
 }
 
+TEST(CodecTest, RulesListPagingAndStatsTop) {
+  auto page = std::get<RulesRequest>(MustDecode(R"({"type":"rules","id":3,"op":"list","offset":20,"limit":10})"));
+  EXPECT_EQ(page.offset, 20u);
+  EXPECT_EQ(page.limit, 10u);
+  auto back = std::get<RulesRequest>(MustDecode(Encode(page)));
+  EXPECT_EQ(back.offset, 20u);
+  EXPECT_EQ(back.limit, 10u);
+  auto all = std::get<RulesRequest>(MustDecode(R"({"type":"rules","id":3,"op":"list"})"));
+  EXPECT_EQ(all.offset, 0u);
+  EXPECT_EQ(all.limit, std::nullopt);
+  EXPECT_EQ(Encode(all).find("limit"), std::string::npos);
+  DecodeError e = MustFail(R"({"type":"rules","id":3,"op":"list","limit":0})");
+  EXPECT_NE(e.message.find("'limit'"), std::string::npos);
+  e = MustFail(R"({"type":"rules","id":3,"op":"list","offset":-1})");
+  EXPECT_NE(e.message.find("'offset'"), std::string::npos);
+
+  auto stats = std::get<StatsRequest>(MustDecode(R"({"type":"stats","id":4,"top":5})"));
+  EXPECT_EQ(stats.top, 5u);
+  EXPECT_EQ(std::get<StatsRequest>(MustDecode(Encode(stats))).top, 5u);
+  EXPECT_EQ(std::get<StatsRequest>(MustDecode(R"({"type":"stats","id":4})")).top, std::nullopt);
+  EXPECT_NE(MustFail(R"({"type":"stats","id":4,"top":"x"})").message.find("'top'"), std::string::npos);
+}
+
+TEST(CodecTest, EncodeValue) {
+  EXPECT_EQ(EncodeValue(QJsonValue("deny")), "\"deny\"");
+  EXPECT_EQ(EncodeValue(QJsonValue(5)), "5");
+  EXPECT_EQ(EncodeValue(QJsonValue(true)), "true");
+  EXPECT_EQ(EncodeValue(QJsonValue()), "null");
+}
+
 TEST(CodecTest, AnswerRoundTripsAndRejectsRepeatedScope) {
   Answer a;
   a.id = 7;

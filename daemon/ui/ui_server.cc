@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "rules/rule_parser.h"
 #include "rules/rule_writer.h"
+#include "ui/decision_event.h"
 
 namespace picket {
 
@@ -32,6 +33,7 @@ struct UiServer::Client {
   bool greeted = false;
   bool subscribed_events = false;
   bool subscribed_prompts = false;
+  bool subscribed_alerts = false;
   ui::LineSplitter splitter;
   std::string out;        // unsent output; bytes before out_offset are already sent
   size_t out_offset = 0;
@@ -263,6 +265,8 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
   const std::optional<uint64_t> id = ui::IdOf(message);
   if (const auto* subscribe = std::get_if<ui::Subscribe>(&message)) return HandleSubscribe(client, *subscribe);
   if (const auto* rules = std::get_if<ui::RulesRequest>(&message)) return HandleRules(client, *rules);
+  if (const auto* stats = std::get_if<ui::StatsRequest>(&message)) return HandleStats(client, *stats);
+  if (const auto* config = std::get_if<ui::ConfigRequest>(&message)) return HandleConfig(client, *config);
   if (std::holds_alternative<ui::StatusRequest>(message)) {
     QJsonObject data = hooks_.status ? hooks_.status() : QJsonObject{};
     data["protocol_version"] = ui::kProtocolVersion;
@@ -271,16 +275,13 @@ void UiServer::HandleRequest(Client& client, const ui::Message& message) {
     return SendResult(client, *id, data);
   }
   if (const auto* answer = std::get_if<ui::Answer>(&message)) return HandleAnswer(client, *answer);
-  if (std::holds_alternative<ui::StatsRequest>(message) || std::holds_alternative<ui::ConfigRequest>(message)) {
-    return SendError(client, id, ErrorCode::kUnsupported,
-                     std::string(ui::TypeName(message)) + " is not implemented by this picketd");
-  }
   SendError(client, id, ErrorCode::kBadMessage, std::string(ui::TypeName(message)) + " is not a request");
 }
 
 void UiServer::HandleSubscribe(Client& client, const ui::Subscribe& request) {
   bool events = false;
   bool prompts = false;
+  bool alerts = false;
   for (ui::Topic topic : request.topics) {
     if (topic == ui::Topic::kPrompts && client.role != ui::Role::kAdmin) {
       return SendError(client, request.id, ErrorCode::kForbidden, "prompts need the admin role");
@@ -288,22 +289,25 @@ void UiServer::HandleSubscribe(Client& client, const ui::Subscribe& request) {
     if (topic == ui::Topic::kPrompts && !hooks_.answer) {
       return SendError(client, request.id, ErrorCode::kUnsupported, "this picketd does not ask prompts");
     }
-    if (topic != ui::Topic::kEvents && topic != ui::Topic::kPrompts) {
-      return SendError(client, request.id, ErrorCode::kUnsupported,
-                       "topic '" + std::string(ui::TopicName(topic)) + "' is not implemented by this picketd");
-    }
-    (topic == ui::Topic::kEvents ? events : prompts) = true;
+    events = events || topic == ui::Topic::kEvents;
+    prompts = prompts || topic == ui::Topic::kPrompts;
+    alerts = alerts || topic == ui::Topic::kAlerts;
   }
   const bool left_prompts = client.subscribed_prompts && !prompts;
+  const bool replay_alerts = alerts && !client.subscribed_alerts;
   client.subscribed_events = events;
   client.subscribed_prompts = prompts;
+  client.subscribed_alerts = alerts;
   QJsonArray topics;
   if (events) topics.append(QStringLiteral("events"));
   if (prompts) topics.append(QStringLiteral("prompts"));
+  if (alerts) topics.append(QStringLiteral("alerts"));
   SendResult(client, request.id, QJsonObject{{"topics", topics}});
+  if (replay_alerts) {
+    for (const ui::Alert& alert : alerts_) Send(client, ui::Encode(alert));
+  }
   if (left_prompts) PromptSubscriberLeft();
 }
-
 void UiServer::HandleAnswer(Client& client, const ui::Answer& request) {
   if (client.role != ui::Role::kAdmin) {
     return SendError(client, request.id, ErrorCode::kForbidden, "answering prompts needs the admin role");
@@ -329,11 +333,7 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
     return SendError(client, request.id, ErrorCode::kForbidden, "changing rules needs the admin role");
   }
   std::shared_ptr<const RuleSet> current = rules_->current();
-  if (request.op == RulesOp::kList) {
-    QJsonArray list;
-    for (const Rule& rule : current->rules()) list.append(RuleToJson(rule));
-    return SendResult(client, request.id, QJsonObject{{"rules", list}});
-  }
+  if (request.op == RulesOp::kList) return HandleRulesList(client, request, *current);
   std::optional<Rule> rule;
   if (request.op == RulesOp::kAdd || request.op == RulesOp::kReplace) {
     const QByteArray bytes = QJsonDocument(request.rule).toJson(QJsonDocument::Compact);
@@ -365,6 +365,73 @@ void UiServer::HandleRules(Client& client, const ui::RulesRequest& request) {
               << client.peer.uid;
   if (hooks_.rules_changed) hooks_.rules_changed();
   SendResult(client, request.id, QJsonObject{});
+}
+
+// One page of the rule list: from `offset`, at most `limit` rules and at most half the client's queue
+// (or line) limit in bytes, so listing any rule set never overflows the client. `next_offset` is
+// present when rules remain.
+void UiServer::HandleRulesList(Client& client, const ui::RulesRequest& request, const RuleSet& rules) {
+  const size_t total = rules.rules().size();
+  const size_t budget = ReplyBudget();
+  const uint64_t limit = request.limit.value_or(total);
+  QJsonArray page;
+  size_t bytes = 0;
+  size_t next = std::min<uint64_t>(request.offset, total);
+  for (; next < total && page.size() < static_cast<qsizetype>(limit); ++next) {
+    QJsonObject rule = RuleToJson(rules.rules()[next]);
+    const size_t size = static_cast<size_t>(QJsonDocument(rule).toJson(QJsonDocument::Compact).size()) + 1;
+    if (!page.isEmpty() && bytes + size > budget) break;
+    bytes += size;
+    page.append(rule);
+  }
+  QJsonObject data{{"rules", page}, {"total", static_cast<double>(total)}, {"offset", static_cast<double>(request.offset)}};
+  if (next < total) data["next_offset"] = static_cast<double>(next);
+  SendResult(client, request.id, data);
+}
+
+void UiServer::HandleStats(Client& client, const ui::StatsRequest& request) {
+  if (!hooks_.stats) return SendError(client, request.id, ErrorCode::kUnsupported, "stats are not available");
+  // A reply that would not fit the budget is asked again with half the keys per dimension.
+  constexpr size_t kKeysWhenAll = 4096;  // LiveStats' default bound per dimension
+  size_t top = request.top.value_or(options_.default_stats_top);
+  QJsonObject data = hooks_.stats(top);
+  while (top != 1 && static_cast<size_t>(QJsonDocument(data).toJson(QJsonDocument::Compact).size()) > ReplyBudget()) {
+    top = std::max<size_t>(1, (top == 0 ? kKeysWhenAll : top) / 2);
+    data = hooks_.stats(top);
+    data["top"] = static_cast<double>(top);
+    data["truncated"] = true;
+  }
+  SendResult(client, request.id, data);
+}
+
+size_t UiServer::ReplyBudget() const { return std::min(options_.max_client_queue_bytes, options_.max_line_bytes) / 2; }
+
+void UiServer::HandleConfig(Client& client, const ui::ConfigRequest& request) {
+  if (request.op == ui::ConfigOp::kGet) {
+    if (!hooks_.config) return SendError(client, request.id, ErrorCode::kUnsupported, "config is not available");
+    return SendResult(client, request.id, QJsonObject{{"config", hooks_.config()}});
+  }
+  if (client.role != ui::Role::kAdmin) {
+    return SendError(client, request.id, ErrorCode::kForbidden, "changing the config needs the admin role");
+  }
+  if (!hooks_.set_config) return SendError(client, request.id, ErrorCode::kUnsupported, "config set is not available");
+  if (Status s = hooks_.set_config(request.key, request.value); !s.ok()) {
+    return SendError(client, request.id, ErrorCode::kInvalid, s.error().message);
+  }
+  const std::string shown = ui::EncodeValue(request.value);
+  PLOG(kInfo) << "ui: config " << request.key << " = " << shown << " by pid " << client.peer.pid << " uid "
+              << client.peer.uid;
+  SendResult(client, request.id, QJsonObject{});
+  PublishAlert(ui::Severity::kInfo, "config: " + request.key + " set to " + shown + " by uid " +
+                                        std::to_string(client.peer.uid));
+}
+
+void UiServer::PublishAlert(ui::Severity severity, std::string message) {
+  ui::Alert alert{NowRfc3339(), severity, std::move(message)};
+  const std::string line = ui::Encode(alert);
+  alerts_.push_back(std::move(alert));
+  while (alerts_.size() > options_.alert_backlog) alerts_.pop_front();
+  Broadcast(line, &Client::subscribed_alerts);
 }
 
 bool UiServer::HasSubscribers(bool Client::*topic) const {
@@ -417,6 +484,10 @@ void UiServer::Send(Client& client, const std::string& line) {
   if (client.fd < 0) return;
   if (client.pending() + line.size() > options_.max_client_queue_bytes) {
     ++dropped_clients_;
+    const std::string what = "ui: client pid " + std::to_string(client.peer.pid) + " uid " +
+                             std::to_string(client.peer.uid) + " disconnected: it stopped reading (output queue full)";
+    // Told on the next turn: this Send may be inside a publish loop.
+    QTimer::singleShot(0, context_.get(), [this, what] { PublishAlert(ui::Severity::kWarning, what); });
     return Close(client, "not reading (output queue full)");
   }
   if (client.out_offset > 0 && client.out_offset >= client.out.size() / 2) {

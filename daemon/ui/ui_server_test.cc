@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "rules/rule_parser.h"
 #include "rules/rules_test_util.h"
 #include "rules/users.h"
 #include "ui/decision_event.h"
@@ -151,6 +152,16 @@ class UiServerTest : public ::testing::Test {
     hooks.rules_changed = [this] { ++rules_changed_; };
     hooks.answer = answer_hook_;
     hooks.prompts_unwatched = [this] { ++prompts_unwatched_; };
+    if (with_stats_and_config_) {
+      hooks.stats = [](size_t top) { return QJsonObject{{"top_asked", static_cast<double>(top)}}; };
+      hooks.config = [] { return QJsonObject{{"default_action", "allow"}, {"log_level", "info"}}; };
+      hooks.set_config = [this](const std::string& key, const QJsonValue& value) -> Status {
+        if (key != "log_level") return Error{"key '" + key + "' cannot be changed at run time"};
+        if (!value.isString()) return Error{"key 'log_level': expected a string"};
+        config_set_.push_back(key);
+        return OkStatus();
+      };
+    }
     auto server = UiServer::Start(options_, engine_.get(), hooks);
     ASSERT_TRUE(server.ok()) << server.error().message;
     server_ = std::move(*server);
@@ -161,10 +172,12 @@ class UiServerTest : public ::testing::Test {
   SystemUserDirectory users_;
   std::unique_ptr<RuleEngine> engine_;
   UiServerOptions options_;
+  bool with_stats_and_config_ = true;
   std::unique_ptr<UiServer> server_;
   int rules_changed_ = 0;
   int prompts_unwatched_ = 0;
   std::function<std::variant<QJsonObject, UiRefusal>(const ui::Answer&, const UiPeer&)> answer_hook_;
+  std::vector<std::string> config_set_;  // keys the set_config hook accepted
 };
 
 // Runs `script` (protocol lines) as uid/gid 65534 in a forked child against `path` and returns the
@@ -278,6 +291,7 @@ TEST_F(UiServerTest, RequestBeforeHelloIsRefusedAndClosed) {
 }
 
 TEST_F(UiServerTest, MalformedMessagesGetErrorsAndTheConnectionSurvives) {
+  with_stats_and_config_ = false;
   StartServer();
   TestClient client(options_.socket_path);
   client.Greet();
@@ -353,12 +367,16 @@ TEST_F(UiServerTest, UnprivilegedPeerIsReadOnly) {
       2, ui::RulesOp::kAdd, "", RuleObject(RuleJson("000-evil", "allow", Op("simple", "dest.port", "1")))});
   const std::string hello = "{\"type\":\"hello\",\"version\":1}\n";
   const std::string list = "{\"type\":\"rules\",\"id\":3,\"op\":\"list\"}\n";
-  EXPECT_EQ(RunAsNobody(options_.socket_path, hello + add + list,
-                        {"\"role\":\"read-only\"", "\"code\":\"forbidden\"", "\"rules\":[]"}, 3),
+  const std::string set = "{\"type\":\"config\",\"id\":4,\"op\":\"set\",\"key\":\"log_level\",\"value\":\"debug\"}\n";
+  EXPECT_EQ(RunAsNobody(options_.socket_path, hello + add + list + set,
+                        {"\"role\":\"read-only\"", "\"code\":\"forbidden\"", "\"rules\":[]",
+                         "changing the config needs the admin role"},
+                        4),
             0)
       << "child step failed";
   EXPECT_EQ(engine_->current()->size(), 0u);
   EXPECT_EQ(rules_changed_, 0);
+  EXPECT_TRUE(config_set_.empty());
 }
 
 TEST(UiRoleTest, RolesFromCredentials) {
@@ -391,7 +409,6 @@ TEST_F(UiServerTest, EventsReachSubscribers) {
   EXPECT_FALSE(server_->HasEventSubscribers());
   QJsonObject topics = ExpectResult(subscriber.Call(ui::Subscribe{1, {ui::Topic::kEvents}}), 1);
   EXPECT_EQ(topics.value("topics").toArray().size(), 1);
-  ExpectError(subscriber.Call(ui::Subscribe{2, {ui::Topic::kAlerts}}), ui::ErrorCode::kUnsupported);
   EXPECT_TRUE(server_->HasEventSubscribers());
   server_->PublishEvent(SampleEvent(80));
   ui::Message event = subscriber.Read();
@@ -409,6 +426,7 @@ TEST_F(UiServerTest, ClientThatStopsReadingIsDroppedWithoutStallingOthers) {
   slow.Greet();
   fine.Greet();
   ExpectResult(slow.Call(ui::Subscribe{1, {ui::Topic::kEvents}}), 1);
+  ExpectResult(fine.Call(ui::Subscribe{1, {ui::Topic::kAlerts}}), 1);
   ASSERT_EQ(server_->client_count(), 2u);
   // `slow` never reads again. Far more than its socket buffer plus its queue limit is published;
   // every PublishEvent returns (the server never blocks on a socket).
@@ -417,6 +435,9 @@ TEST_F(UiServerTest, ClientThatStopsReadingIsDroppedWithoutStallingOthers) {
   EXPECT_FALSE(server_->HasEventSubscribers()) << "still subscribed after " << published << " events";
   EXPECT_EQ(server_->dropped_clients(), 1u);
   EXPECT_EQ(server_->client_count(), 1u);
+  ui::Message alert = fine.Read();  // the remaining client is told
+  ASSERT_TRUE(std::holds_alternative<ui::Alert>(alert)) << ui::TypeName(alert);
+  EXPECT_NE(std::get<ui::Alert>(alert).message.find("stopped reading"), std::string::npos);
   ExpectResult(fine.Call(ui::StatusRequest{2}), 2);
 }
 
@@ -432,6 +453,125 @@ TEST_F(UiServerTest, ManyClientsAtOnceAndTheLimit) {
   refused.Write(ui::Encode(ui::Hello{}));
   EXPECT_TRUE(refused.ClosedByServer());
   for (size_t i = 0; i < clients.size(); ++i) ExpectResult(clients[i]->Call(ui::StatusRequest{i}), i);
+}
+
+TEST_F(UiServerTest, StatsAskTheHookWithTop) {
+  StartServer();
+  TestClient client(options_.socket_path);
+  client.Greet();
+  QJsonObject data = ExpectResult(client.Call(ui::StatsRequest{1, std::nullopt}), 1);
+  EXPECT_EQ(data.value("top_asked").toInt(), 10);
+  data = ExpectResult(client.Call(ui::StatsRequest{2, 3}), 2);
+  EXPECT_EQ(data.value("top_asked").toInt(), 3);
+}
+
+// Stats whose reply would not fit the client's budget are asked again with fewer keys per dimension.
+TEST_F(UiServerTest, OversizedStatsAreCutToFit) {
+  options_.max_client_queue_bytes = 16 * 1024;
+  UiServerHooks hooks;
+  std::vector<size_t> asked;
+  hooks.stats = [&asked](size_t top) {
+    asked.push_back(top);
+    QJsonArray rows;
+    for (size_t i = 0; i < (top == 0 ? 4096 : top); ++i) rows.append(QString(100, 'x'));
+    return QJsonObject{{"rows", rows}, {"top", static_cast<double>(top)}};
+  };
+  auto server = UiServer::Start(options_, engine_.get(), hooks);
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  server_ = std::move(*server);
+  TestClient client(options_.socket_path);
+  client.Greet();
+  QJsonObject data = ExpectResult(client.Call(ui::StatsRequest{1, 0}), 1);
+  EXPECT_TRUE(data.value("truncated").toBool()) << "asked: " << asked.size();
+  EXPECT_LE(data.value("rows").toArray().size() * 103, 8 * 1024);
+  EXPECT_EQ(data.value("top").toInt(), data.value("rows").toArray().size());
+  EXPECT_EQ(asked.front(), 0u);
+  EXPECT_EQ(server_->dropped_clients(), 0u);
+  QJsonObject small = ExpectResult(client.Call(ui::StatsRequest{2, 5}), 2);
+  EXPECT_FALSE(small.contains("truncated"));
+}
+
+TEST_F(UiServerTest, ConfigGetAndSet) {
+  StartServer();
+  TestClient client(options_.socket_path);
+  client.Greet();
+  QJsonObject data = ExpectResult(client.Call(ui::ConfigRequest{1, ui::ConfigOp::kGet, "", {}}), 1);
+  EXPECT_EQ(data.value("config").toObject().value("log_level").toString(), "info");
+  ExpectResult(client.Call(ui::ConfigRequest{2, ui::ConfigOp::kSet, "log_level", QJsonValue("debug")}), 2);
+  EXPECT_EQ(config_set_, std::vector<std::string>{"log_level"});
+  ui::ErrorReply refused =
+      ExpectError(client.Call(ui::ConfigRequest{3, ui::ConfigOp::kSet, "queue_num", QJsonValue(3)}), ui::ErrorCode::kInvalid);
+  EXPECT_NE(refused.message.find("'queue_num'"), std::string::npos) << refused.message;
+  EXPECT_EQ(config_set_.size(), 1u);
+}
+
+TEST_F(UiServerTest, AlertsReachSubscribersAndTheBacklogIsReplayed) {
+  options_.alert_backlog = 2;
+  StartServer();
+  server_->PublishAlert(ui::Severity::kWarning, "first");
+  server_->PublishAlert(ui::Severity::kError, "second");
+  server_->PublishAlert(ui::Severity::kError, "third");
+  TestClient client(options_.socket_path);
+  TestClient events_only(options_.socket_path);
+  client.Greet();
+  events_only.Greet();
+  ExpectResult(events_only.Call(ui::Subscribe{1, {ui::Topic::kEvents}}), 1);
+  QJsonObject topics = ExpectResult(client.Call(ui::Subscribe{1, {ui::Topic::kAlerts, ui::Topic::kEvents}}), 1);
+  EXPECT_EQ(topics.value("topics").toArray().size(), 2);
+  for (const char* expected : {"second", "third"}) {  // the backlog keeps the last two
+    ui::Message m = client.Read();
+    ASSERT_TRUE(std::holds_alternative<ui::Alert>(m)) << ui::TypeName(m);
+    EXPECT_EQ(std::get<ui::Alert>(m).message, expected);
+  }
+  server_->PublishAlert(ui::Severity::kInfo, "live");
+  ui::Message live = client.Read();
+  ASSERT_TRUE(std::holds_alternative<ui::Alert>(live));
+  EXPECT_EQ(std::get<ui::Alert>(live).message, "live");
+  EXPECT_EQ(std::get<ui::Alert>(live).severity, ui::Severity::kInfo);
+  // Not subscribed to alerts: the next line is its own response.
+  ExpectResult(events_only.Call(ui::StatusRequest{2}), 2);
+}
+
+// A rule set whose one-shot listing is far beyond the client queue: pages fit, cover every rule once,
+// and the client is never dropped.
+TEST_F(UiServerTest, RulesListIsPagedWithinTheClientQueue) {
+  options_.max_client_queue_bytes = 16 * 1024;
+  StartServer();
+  constexpr int kRules = 120;
+  for (int i = 0; i < kRules; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "r%04d", i);
+    const std::string json = RuleJson(name, "deny", Op("simple", "process.command", std::string(500, 'c')));
+    auto rule = ParseRule(json);
+    ASSERT_TRUE(rule.ok()) << rule.error().message;
+    ASSERT_TRUE(engine_->AddRule(std::move(*rule)).ok());
+  }
+  TestClient client(options_.socket_path);
+  client.Greet();
+  std::vector<std::string> names;
+  uint64_t offset = 0;
+  int pages = 0;
+  for (; pages < kRules; ++pages) {
+    ui::RulesRequest list{static_cast<uint64_t>(pages), ui::RulesOp::kList, "", {}, offset, std::nullopt};
+    QJsonObject data = ExpectResult(client.Call(list), static_cast<uint64_t>(pages));
+    EXPECT_EQ(data.value("total").toInt(), kRules);
+    for (const QJsonValue& rule : data.value("rules").toArray()) names.push_back(rule.toObject().value("name").toString().toStdString());
+    if (!data.contains("next_offset")) break;
+    offset = static_cast<uint64_t>(data.value("next_offset").toInteger());
+  }
+  EXPECT_GT(pages, 3);
+  ASSERT_EQ(names.size(), static_cast<size_t>(kRules));
+  EXPECT_EQ(names.front(), "r0000");
+  EXPECT_EQ(names.back(), "r0119");
+  EXPECT_EQ(server_->dropped_clients(), 0u);
+  // limit caps the page; an offset past the end is an empty page.
+  QJsonObject five = ExpectResult(client.Call(ui::RulesRequest{900, ui::RulesOp::kList, "", {}, 10, 5}), 900);
+  ASSERT_EQ(five.value("rules").toArray().size(), 5);
+  EXPECT_EQ(five.value("rules").toArray()[0].toObject().value("name").toString(), "r0010");
+  EXPECT_EQ(five.value("next_offset").toInt(), 15);
+  QJsonObject past = ExpectResult(client.Call(ui::RulesRequest{901, ui::RulesOp::kList, "", {}, 1000, 5}), 901);
+  EXPECT_TRUE(past.value("rules").toArray().isEmpty());
+  EXPECT_FALSE(past.contains("next_offset"));
 }
 
 TEST(DecisionEventTest, CarriesFlowProcessAndHost) {

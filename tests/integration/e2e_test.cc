@@ -306,6 +306,51 @@ TEST_F(PicketE2eTest, UiSocketServesStatusAndLiveEvents) {
   EXPECT_FALSE(std::filesystem::exists(socket));
 }
 
+// Over the UI socket of a real picketd: `config set default_action deny` changes the decision of the
+// next connection no rule decides; live `stats` count both decisions; `alerts` replays the rejected
+// rule file and the config change; `rules list --socket` pages through picketd's rules.
+TEST_F(PicketE2eTest, RuntimeConfigLiveStatsAndAlertsOverTheSocket) {
+  const std::string broken = rules_dir_ + "/000-broken.json";
+  ASSERT_TRUE(WriteFile(broken, "{\"name\": \"000-broken\", \"action\": \"deny\", \"operator\": {"));
+  WriteRule("allow-client-a", "allow", "process.path", client_a_);
+  ASSERT_TRUE(StartPicketd());
+  const std::string socket = dir_ + "/ui.sock";
+  auto picket = [&socket](std::vector<std::string> args) {
+    args.insert(args.begin(), PICKET_CLI);
+    args.insert(args.end(), {"--socket", socket});
+    return RunProgram(args, "", milliseconds(10000));
+  };
+
+  RunResult before = ClientV4(client_b_, "tcp", kAllowedTimeoutMs);
+  EXPECT_EQ(before.exit_code, kExitOk) << before.output;
+  RunResult set = picket({"config", "set", "default_action", "deny"});
+  ASSERT_EQ(set.exit_code, 0) << set.output;
+  RunResult after = ClientV4(client_b_, "tcp", kBlockedTimeoutMs);
+  EXPECT_EQ(after.exit_code, kExitTimeout) << after.output;
+  ExpectDecision({"deny", "default", "tcp", kServerDst, client_b_});
+  EXPECT_EQ(picket({"config", "get", "default_action"}).output, "deny\n");
+  RunResult refused = picket({"config", "set", "queue_num", "5"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("'queue_num' cannot be changed while picketd runs"), std::string::npos) << refused.output;
+
+  RunResult stats = picket({"stats", "--json"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("\"key\":\"deny\""), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("\"key\":\"allow\""), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("\"key\":\"" + client_b_ + "\""), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("\"decisions\":"), std::string::npos) << stats.output;
+
+  RunResult alerts = picket({"alerts", "--count", "2"});
+  ASSERT_EQ(alerts.exit_code, 0) << alerts.output;
+  EXPECT_NE(alerts.output.find("warning rule file " + broken), std::string::npos) << alerts.output;
+  EXPECT_NE(alerts.output.find("config: default_action set to \"deny\""), std::string::npos) << alerts.output;
+
+  RunResult rules = picket({"rules", "list"});
+  ASSERT_EQ(rules.exit_code, 0) << rules.output;
+  EXPECT_NE(rules.output.find("allow-client-a"), std::string::npos) << rules.output;
+  EXPECT_EQ(StopPicketd(), 0);
+}
+
 TEST_F(PicketE2eTest, MissingRulesDirFailsNamingThePath) {
   const std::string missing = dir_ + "/no-such-rules-dir";
   RunResult r = RunProgram({PICKETD_PATH, "--rules-dir", missing}, net_->client(), milliseconds(10000));

@@ -1,0 +1,60 @@
+// `picket alerts`: the live stream of things picketd wants a user to know (rule files rejected,
+// history or DNS names off, clients dropped, run-time config changes), over the UI socket.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "ui_client.h"
+
+namespace picket::cli {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: picket alerts [--json] [--count N] [--socket PATH]\n"
+    "\n"
+    "Prints picketd's recent alerts (it keeps the last 32) and then every new one until interrupted,\n"
+    "or until N alerts were printed (--count): TIME SEVERITY MESSAGE. --json prints each `alert`\n"
+    "object of ui-protocol/PROTOCOL.md as one JSON object per line.\n";
+
+int RunAlerts(const std::vector<std::string>& args) {
+  const SocketOptions options = ParseSocketOptions(args);
+  if (options.help) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  long long count = -1;
+  for (size_t i = 0; i < options.rest.size(); ++i) {
+    char* end = nullptr;
+    if (options.rest[i] == "--count" && i + 1 < options.rest.size()) {
+      count = std::strtoll(options.rest[++i].c_str(), &end, 10);
+      if (*end == '\0' && count >= 1) continue;
+      std::fprintf(stderr, "picket alerts: --count: expected a positive integer, got '%s'\n", options.rest[i].c_str());
+      return 2;
+    }
+    std::fprintf(stderr, "picket alerts: unexpected argument '%s'\n%s", options.rest[i].c_str(), kHelp);
+    return 2;
+  }
+  auto client = ConnectOrReport("alerts", options.socket);
+  if (!client) return 1;
+  return StreamTopic("alerts", *client, ui::Topic::kAlerts, count, [&options](const ui::Message& message) {
+    const auto* alert = std::get_if<ui::Alert>(&message);
+    if (alert == nullptr) return false;
+    if (options.json) {
+      PrintJsonLine(QJsonObject{{"time", QString::fromStdString(alert->time)},
+                                {"severity", QString::fromUtf8(ui::SeverityName(alert->severity).data())},
+                                {"message", QString::fromStdString(alert->message)}});
+    } else {
+      std::printf("%s %-7s %s\n", alert->time.c_str(), std::string(ui::SeverityName(alert->severity)).c_str(),
+                  alert->message.c_str());
+    }
+    return true;
+  });
+}
+
+const Registration kAlerts{"alerts", "live stream of picketd's alerts (rule files rejected, history off ...)",
+                           &RunAlerts};
+
+}  // namespace
+}  // namespace picket::cli
