@@ -24,6 +24,8 @@ Action ToAction(DefaultAction action) {
 
 std::string_view FailModeName(FailMode mode) { return mode == FailMode::kOpen ? "open" : "closed"; }
 
+constexpr std::chrono::milliseconds kLogFlushDelay{50};
+
 }  // namespace
 
 Daemon::Daemon(Config config) : config_(std::move(config)), decider_(ToAction(config_.default_action)) {}
@@ -88,6 +90,9 @@ Status Daemon::Start() {
   if (!firewall.ok()) return Error{"firewall: " + firewall.error().message};
   firewall_ = std::move(*firewall);
 
+  log_flush_timer_.setSingleShot(true);
+  log_flush_timer_.setInterval(kLogFlushDelay);
+  QObject::connect(&log_flush_timer_, &QTimer::timeout, [] { log::Flush(); });
   queue_notifier_ = std::make_unique<QSocketNotifier>(queue_->fd(), QSocketNotifier::Read);
   QObject::connect(queue_notifier_.get(), &QSocketNotifier::activated, [this] { OnQueueReadable(); });
   signal_notifier_ = std::make_unique<QSocketNotifier>(signal_fd_.get(), QSocketNotifier::Read);
@@ -123,8 +128,8 @@ void Daemon::OnSignal() {
 
 void Daemon::OnQueueReadable() {
   auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
-  Status sent = queue_->SendVerdicts();
-  log::Flush();
+  Status sent = SendVerdicts();
+  ScheduleLogFlush();
   if (!handled.ok()) {
     PLOG(kError) << "queue: " << handled.error().message;
     Shutdown(1);
@@ -140,7 +145,7 @@ void Daemon::DrainQueue() {
   auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
   if (!handled.ok()) PLOG(kWarn) << "queue: draining: " << handled.error().message;
   if (process_) process_->ReleaseAll();  // packets still waiting for a digest: decided now
-  Status sent = queue_->SendVerdicts();
+  Status sent = SendVerdicts();
   if (!sent.ok()) PLOG(kWarn) << "queue: draining: " << sent.error().message;
 }
 
@@ -162,23 +167,45 @@ void Daemon::HandlePacket(const QueuedPacket& packet) {
     auto payload = std::make_shared<std::vector<uint8_t>>(packet.payload.begin(), packet.payload.end());
     process_->gate().Park(std::move(attribution), [this, held = packet, payload](Attribution resumed) mutable {
       held.payload = std::span<const uint8_t>(*payload);
-      DecidePacket(held, resumed);
+      DecidePacket(held, std::move(resumed));
     });
     return;
   }
-  DecidePacket(packet, attribution);
+  DecidePacket(packet, std::move(attribution));
 }
 
-void Daemon::DecidePacket(const QueuedPacket& packet, const Attribution& attribution) {
+void Daemon::DecidePacket(const QueuedPacket& packet, Attribution attribution) {
   const Flow& flow = *packet.flow;
   const std::vector<std::string>* hosts = names_->HostsFor(flow, packet.payload);
-  const Decision decision = decider_.Decide(*rules_->current(), Connection{flow, attribution, hosts});
+  std::shared_ptr<const RuleSet> rules = rules_->current();
+  const Decision decision = decider_.Decide(*rules, Connection{flow, attribution, hosts});
   ApplyDecision(packet, decision);
-  if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution) << NamesAndHistory::HostField(hosts);
-  names_->Record(decision, flow, attribution, hosts);
-  if (ui_ && ui_->HasEventSubscribers()) {
-    ui_->PublishEvent(MakeDecisionEvent(decision, flow, attribution, hosts, NowRfc3339()));
+  decided_.push_back(DecidedPacket{decision, std::move(rules), flow, std::move(attribution),
+                                   hosts != nullptr ? *hosts : std::vector<std::string>()});
+}
+
+Status Daemon::SendVerdicts() {
+  Status sent = queue_->SendVerdicts();
+  FinishDecisions();
+  return sent;
+}
+
+void Daemon::FinishDecisions() {
+  for (const DecidedPacket& d : decided_) {
+    const std::vector<std::string>* hosts = d.hosts.empty() ? nullptr : &d.hosts;
+    if (d.decision.log && log::Enabled(log::Level::kInfo)) {
+      log::Write(log::Level::kInfo, DecisionLine(d.decision, d.flow, d.attribution) + NamesAndHistory::HostField(hosts));
+    }
+    names_->Record(d.decision, d.flow, d.attribution, hosts);
+    if (ui_ && ui_->HasEventSubscribers()) {
+      ui_->PublishEvent(MakeDecisionEvent(d.decision, d.flow, d.attribution, hosts, NowRfc3339()));
+    }
   }
+  decided_.clear();
+}
+
+void Daemon::ScheduleLogFlush() {
+  if (!log_flush_timer_.isActive()) log_flush_timer_.start();
 }
 
 // The UI socket is not needed to enforce rules: when it cannot be created picketd runs without it
@@ -229,8 +256,8 @@ QJsonObject Daemon::UiStatus() const {
 
 void Daemon::OnDecisionsResumed() {
   if (!queue_) return;
-  Status sent = queue_->SendVerdicts();
-  log::Flush();
+  Status sent = SendVerdicts();
+  ScheduleLogFlush();
   if (!sent.ok()) {
     PLOG(kError) << "queue: sending verdicts: " << sent.error().message;
     Shutdown(1);
@@ -305,6 +332,7 @@ Status Daemon::Stop() {
   ui_.reset();  // clients see the socket close; the socket file is removed
   queue_notifier_.reset();
   signal_notifier_.reset();
+  log_flush_timer_.stop();  // the final log::Flush() below writes what is buffered
   rule_watcher_.reset();
   Status result;
   if (firewall_) {
