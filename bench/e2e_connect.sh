@@ -67,7 +67,7 @@ for bin in "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$PICKETD"; do
   [[ -x "$bin" ]] || die "missing $bin (cmake --build $BUILD_DIR --target bench_e2e)"
 done
 CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
-for tool in ip iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
+for tool in ip nsenter iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -167,7 +167,9 @@ record() {
 start_picketd() {  # start_picketd RULES_DIR LOG [extra args...]
   local rules=$1 log=$2
   shift 2
-  ip netns exec "$NS_C" "$PICKETD" --rules-dir "$rules" --queue-num "$QUEUE_NUM" --log-level info "$@" \
+  # nsenter, not `ip netns exec`: the latter mounts a fresh /sys without the cgroup2 hierarchy, and
+  # picketd then cannot attach its flow-ownership programs (it falls back to sock_diag + /proc).
+  nsenter --net="/run/netns/$NS_C" "$PICKETD" --rules-dir "$rules" --queue-num "$QUEUE_NUM" --log-level info "$@" \
     >/dev/null 2>"$log" &
   DAEMON_PID=$!
   wait_for_line "$log" "ready:" 15 "$DAEMON_PID"
@@ -226,7 +228,7 @@ run_floor() {
 }
 
 run_picketd() {  # run_picketd ROUND SETUP [picketd args...]
-  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history
+  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history via
   shift 2
   mkdir -p "$rules"
   cat >"$rules/bench-allow.json" <<EOF
@@ -240,13 +242,16 @@ EOF
   # Default deny: a connection the rule failed to match would have failed connect_bench already.
   decisions=$(grep -c 'decision verdict=allow rule=bench-allow' "$log" || true)
   history=$(grep -o 'counters: history on appended=[0-9]* written=[0-9]* dropped=[0-9]*' "$log" | cut -d' ' -f5- || true)
+  via=$(grep -o ' via=[a-z-]*' "$log" | sort | uniq -c | awk '{ printf "%s%s:%s", sep, substr($2, 5), $1; sep = "," }')
   echo "$setup $round $decisions ${history:--}" >>"$TMP/decisions"
+  echo "$setup r$round ${via:-none}" >>"$TMP/methods"
   teardown_pair
 }
 
 echo "e2e_connect: N=$COUNT warmup=$WARMUP rounds=$ROUNDS queue=$QUEUE_NUM build=$BUILD_DIR" >&2
 : >"$TMP/results"
 : >"$TMP/decisions"
+: >"$TMP/methods"
 for round in $(seq "$ROUNDS"); do
   echo "e2e_connect: round $round: no queue" >&2; run_no_queue "$round"
   echo "e2e_connect: round $round: floor" >&2; run_floor "$round"
@@ -313,6 +318,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo
   echo "picketd allow decisions logged per round (connects per round: $((COUNT + WARMUP))):" \
        "$(awk '{ printf "%s%s %s r%s", sep, $3, $1, $2; sep = ", " }' "$TMP/decisions")."
+  echo "Attribution methods (via=, count) per run: $(paste -sd ';' "$TMP/methods" | sed 's/;/; /g')."
   echo "Event log rows per round (d): $(awk '$1 == "picketd-history" { printf "%s%s", sep, $4 " " $5 " " $6; sep = "; " }' "$TMP/decisions")."
 } | tee "${OUTPUT:-/dev/null}"
 if (( ROUNDS > 1 )); then
