@@ -19,6 +19,8 @@
 # / (N + warmup). Prints a markdown table (also written to --output FILE).
 # Needs root. Cleans up its namespaces, processes and temp files on exit (trap).
 set -euo pipefail
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
 BUILD_DIR=build
 COUNT=20000
@@ -63,9 +65,8 @@ CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
 ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
 NFQ_FLOOR=$BUILD_DIR/bench/nfq_floor
 PICKETD=$BUILD_DIR/daemon/picketd
-for bin in "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$PICKETD"; do
-  [[ -x "$bin" ]] || die "missing $bin (cmake --build $BUILD_DIR --target bench_e2e)"
-done
+bench_require_executables "cmake --build $BUILD_DIR --target bench_e2e" \
+  "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$PICKETD"
 CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
 for tool in ip nsenter iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
@@ -78,18 +79,7 @@ CLK_TCK=$(getconf CLK_TCK)
 SERVER_PID=""
 DAEMON_PID=""
 
-# Stops one background process by PID: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+stop_pid() { bench_stop_pid "$@"; }
 
 teardown_pair() {
   stop_pid "$DAEMON_PID"; DAEMON_PID=""
@@ -105,28 +95,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits up to $3 seconds for file $1 to contain $2 while process $4 lives.
-wait_for_line() {
-  local file=$1 pattern=$2 seconds=$3 pid=$4
-  for _ in $(seq $((seconds * 20))); do
-    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited before '$pattern'"; }
-    sleep 0.05
-  done
-  cat "$file" >&2
-  die "no '$pattern' in $file after ${seconds}s"
-}
+wait_for_line() { bench_wait_for_line "$@"; }
 
 setup_pair() {
   teardown_pair
-  ip netns add "$NS_C"
-  ip netns add "$NS_S"
-  ip -n "$NS_C" link add pbc0 type veth peer name pbs0 netns "$NS_S"
-  ip -n "$NS_C" addr add "$CLIENT_IP/24" dev pbc0
-  ip -n "$NS_S" addr add "$SERVER_IP/24" dev pbs0
-  for ns in "$NS_C" "$NS_S"; do ip -n "$ns" link set lo up; done
-  ip -n "$NS_C" link set pbc0 up
-  ip -n "$NS_S" link set pbs0 up
+  bench_make_pair "$NS_C" "$NS_S" pbc0 pbs0 "$CLIENT_IP" "$SERVER_IP"
   ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
   ip netns exec "$NS_S" "$ACCEPT_SERVER" "$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
   SERVER_PID=$!
@@ -134,9 +107,7 @@ setup_pair() {
 }
 
 # utime + stime of a process in clock ticks.
-cpu_ticks() {
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
+cpu_ticks() { bench_cpu_ticks "$1"; }
 
 peak_rss_kb() {
   awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"

@@ -17,6 +17,8 @@
 #      picketd is stopped; its stop log gives the DNS cache size and the store's counters.
 # Needs root. Cleans up its namespaces, processes and temp files on exit (trap).
 set -euo pipefail
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
 BUILD_DIR=build
 PROCESSES=10000
@@ -27,7 +29,7 @@ CLIENT_IP=198.18.0.1
 SERVER_IP=198.18.0.2
 EXTRA=()
 
-die() { echo "rss_state: $*" >&2; exit 1; }
+die() { bench_die "$@"; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) BUILD_DIR=${2:?}; shift 2 ;;
@@ -48,9 +50,8 @@ PICKETD=$BUILD_DIR/daemon/picketd
 CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
 ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
 IDLE_CHILDREN=$BUILD_DIR/bench/idle_children
-for bin in "$PICKETD" "$CONNECT_BENCH" "$ACCEPT_SERVER" "$IDLE_CHILDREN"; do
-  [[ -x "$bin" ]] || die "missing $bin (cmake --build $BUILD_DIR --target bench_e2e)"
-done
+bench_require_executables "cmake --build $BUILD_DIR --target bench_e2e" \
+  "$PICKETD" "$CONNECT_BENCH" "$ACCEPT_SERVER" "$IDLE_CHILDREN"
 CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
 
 NS_C=picket-rss-c-$$
@@ -58,14 +59,7 @@ NS_S=picket-rss-s-$$
 TMP=$(mktemp -d /tmp/picket-rss-XXXXXX)
 DAEMON_PID="" SERVER_PID="" CHILDREN_PID="" DNS_PID=""
 
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+stop_pid() { bench_stop_pid "$@"; }
 cleanup() {
   stop_pid "$DAEMON_PID"
   stop_pid "$CHILDREN_PID"
@@ -79,24 +73,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_for_line() {  # FILE PATTERN SECONDS PID
-  for _ in $(seq $(($3 * 20))); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$4" 2>/dev/null || { cat "$1" >&2; die "process $4 exited before '$2'"; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  die "no '$2' in $1 after $3 s"
-}
+wait_for_line() { bench_wait_for_line "$@"; }
 
-ip netns add "$NS_C"
-ip netns add "$NS_S"
-ip -n "$NS_C" link add prc0 type veth peer name prs0 netns "$NS_S"
-ip -n "$NS_C" addr add "$CLIENT_IP/24" dev prc0
-ip -n "$NS_S" addr add "$SERVER_IP/24" dev prs0
-for ns in "$NS_C" "$NS_S"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_C" link set prc0 up
-ip -n "$NS_S" link set prs0 up
+bench_make_pair "$NS_C" "$NS_S" prc0 prs0 "$CLIENT_IP" "$SERVER_IP"
 ip netns exec "$NS_S" "$ACCEPT_SERVER" "$PORT" >"$TMP/server.out" 2>&1 &
 SERVER_PID=$!
 wait_for_line "$TMP/server.out" listening 5 "$SERVER_PID"
@@ -167,7 +146,7 @@ ctx_total() {  # voluntary + involuntary context switches of every thread
   done
   echo "$sum"
 }
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+cpu_ticks() { bench_cpu_ticks "$1"; }
 sleep 2  # let the event log's writer commit the last batch
 ctx0=$(ctx_total "$DAEMON_PID"); cpu0=$(cpu_ticks "$DAEMON_PID")
 sleep "$IDLE_SECONDS"
