@@ -15,6 +15,20 @@ bench_require_executables() {
   done
 }
 
+# bench_locate_binaries BUILD_DIR: sets BUILD_DIR (absolute), PICKETD, CONNECT_BENCH (resolved: rules
+# match it by path), ACCEPT_SERVER, NFQ_FLOOR, IDLE_CHILDREN; dies when one is not built.
+bench_locate_binaries() {
+  BUILD_DIR=$(realpath "$1")
+  PICKETD=$BUILD_DIR/daemon/picketd
+  CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
+  ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
+  NFQ_FLOOR=$BUILD_DIR/bench/nfq_floor
+  IDLE_CHILDREN=$BUILD_DIR/bench/idle_children
+  bench_require_executables "cmake --build $BUILD_DIR --target bench_e2e" \
+    "$PICKETD" "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$IDLE_CHILDREN"
+  CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
+}
+
 # bench_stop_pid PID: SIGTERM, up to 10 s for it to end, then SIGKILL; reaps it.
 bench_stop_pid() {
   local pid=$1

@@ -60,14 +60,7 @@ done
 (( COUNT > 0 && ROUNDS > 0 )) || die "--count and --rounds must be positive"
 [[ $EUID -eq 0 ]] || die "needs root (network namespaces, netfilter)"
 
-BUILD_DIR=$(realpath "$BUILD_DIR")
-CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
-ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
-NFQ_FLOOR=$BUILD_DIR/bench/nfq_floor
-PICKETD=$BUILD_DIR/daemon/picketd
-bench_require_executables "cmake --build $BUILD_DIR --target bench_e2e" \
-  "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$PICKETD"
-CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
+bench_locate_binaries "$BUILD_DIR"
 for tool in ip nsenter iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done

@@ -45,14 +45,7 @@ for n in "$PROCESSES" "$NAMES" "$IDLE_SECONDS"; do [[ "$n" =~ ^[0-9]+$ ]] || die
 (( NAMES <= 131072 )) || die "--names at most 131072 (one address of 198.18.0.0/15 each)"
 [[ $EUID -eq 0 ]] || die "needs root (network namespaces, netfilter, eBPF)"
 
-BUILD_DIR=$(realpath "$BUILD_DIR")
-PICKETD=$BUILD_DIR/daemon/picketd
-CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
-ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
-IDLE_CHILDREN=$BUILD_DIR/bench/idle_children
-bench_require_executables "cmake --build $BUILD_DIR --target bench_e2e" \
-  "$PICKETD" "$CONNECT_BENCH" "$ACCEPT_SERVER" "$IDLE_CHILDREN"
-CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
+bench_locate_binaries "$BUILD_DIR"
 
 NS_C=picket-rss-c-$$
 NS_S=picket-rss-s-$$
