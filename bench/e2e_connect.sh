@@ -19,6 +19,8 @@
 # / (N + warmup). Prints a markdown table (also written to --output FILE).
 # Needs root. Cleans up its namespaces, processes and temp files on exit (trap).
 set -euo pipefail
+# shellcheck source=bench/bench_lib.sh
+source "$(dirname "$0")/bench_lib.sh"
 
 BUILD_DIR=build
 COUNT=20000
@@ -58,16 +60,8 @@ done
 (( COUNT > 0 && ROUNDS > 0 )) || die "--count and --rounds must be positive"
 [[ $EUID -eq 0 ]] || die "needs root (network namespaces, netfilter)"
 
-BUILD_DIR=$(realpath "$BUILD_DIR")
-CONNECT_BENCH=$BUILD_DIR/bench/connect_bench
-ACCEPT_SERVER=$BUILD_DIR/bench/accept_server
-NFQ_FLOOR=$BUILD_DIR/bench/nfq_floor
-PICKETD=$BUILD_DIR/daemon/picketd
-for bin in "$CONNECT_BENCH" "$ACCEPT_SERVER" "$NFQ_FLOOR" "$PICKETD"; do
-  [[ -x "$bin" ]] || die "missing $bin (cmake --build $BUILD_DIR --target bench_e2e)"
-done
-CONNECT_BENCH=$(realpath "$CONNECT_BENCH")
-for tool in ip iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
+bench_locate_binaries "$BUILD_DIR"
+for tool in ip nsenter iptables-save iptables-restore ip6tables-save ip6tables-restore nft; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
@@ -78,18 +72,7 @@ CLK_TCK=$(getconf CLK_TCK)
 SERVER_PID=""
 DAEMON_PID=""
 
-# Stops one background process by PID: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+stop_pid() { bench_stop_pid "$@"; }
 
 teardown_pair() {
   stop_pid "$DAEMON_PID"; DAEMON_PID=""
@@ -105,28 +88,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits up to $3 seconds for file $1 to contain $2 while process $4 lives.
-wait_for_line() {
-  local file=$1 pattern=$2 seconds=$3 pid=$4
-  for _ in $(seq $((seconds * 20))); do
-    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited before '$pattern'"; }
-    sleep 0.05
-  done
-  cat "$file" >&2
-  die "no '$pattern' in $file after ${seconds}s"
-}
+wait_for_line() { bench_wait_for_line "$@"; }
 
 setup_pair() {
   teardown_pair
-  ip netns add "$NS_C"
-  ip netns add "$NS_S"
-  ip -n "$NS_C" link add pbc0 type veth peer name pbs0 netns "$NS_S"
-  ip -n "$NS_C" addr add "$CLIENT_IP/24" dev pbc0
-  ip -n "$NS_S" addr add "$SERVER_IP/24" dev pbs0
-  for ns in "$NS_C" "$NS_S"; do ip -n "$ns" link set lo up; done
-  ip -n "$NS_C" link set pbc0 up
-  ip -n "$NS_S" link set pbs0 up
+  bench_make_pair "$NS_C" "$NS_S" pbc0 pbs0 "$CLIENT_IP" "$SERVER_IP"
   ip netns exec "$NS_C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
   ip netns exec "$NS_S" "$ACCEPT_SERVER" "$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
   SERVER_PID=$!
@@ -134,9 +100,7 @@ setup_pair() {
 }
 
 # utime + stime of a process in clock ticks.
-cpu_ticks() {
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
+cpu_ticks() { bench_cpu_ticks "$1"; }
 
 peak_rss_kb() {
   awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
@@ -167,7 +131,9 @@ record() {
 start_picketd() {  # start_picketd RULES_DIR LOG [extra args...]
   local rules=$1 log=$2
   shift 2
-  ip netns exec "$NS_C" "$PICKETD" --rules-dir "$rules" --queue-num "$QUEUE_NUM" --log-level info "$@" \
+  # nsenter, not `ip netns exec`: the latter mounts a fresh /sys without the cgroup2 hierarchy, and
+  # picketd then cannot attach its flow-ownership programs (it falls back to sock_diag + /proc).
+  nsenter --net="/run/netns/$NS_C" "$PICKETD" --rules-dir "$rules" --queue-num "$QUEUE_NUM" --log-level info "$@" \
     >/dev/null 2>"$log" &
   DAEMON_PID=$!
   wait_for_line "$log" "ready:" 15 "$DAEMON_PID"
@@ -226,7 +192,7 @@ run_floor() {
 }
 
 run_picketd() {  # run_picketd ROUND SETUP [picketd args...]
-  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history
+  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history via
   shift 2
   mkdir -p "$rules"
   cat >"$rules/bench-allow.json" <<EOF
@@ -240,13 +206,16 @@ EOF
   # Default deny: a connection the rule failed to match would have failed connect_bench already.
   decisions=$(grep -c 'decision verdict=allow rule=bench-allow' "$log" || true)
   history=$(grep -o 'counters: history on appended=[0-9]* written=[0-9]* dropped=[0-9]*' "$log" | cut -d' ' -f5- || true)
+  via=$(grep -o ' via=[a-z-]*' "$log" | sort | uniq -c | awk '{ printf "%s%s:%s", sep, substr($2, 5), $1; sep = "," }')
   echo "$setup $round $decisions ${history:--}" >>"$TMP/decisions"
+  echo "$setup r$round ${via:-none}" >>"$TMP/methods"
   teardown_pair
 }
 
 echo "e2e_connect: N=$COUNT warmup=$WARMUP rounds=$ROUNDS queue=$QUEUE_NUM build=$BUILD_DIR" >&2
 : >"$TMP/results"
 : >"$TMP/decisions"
+: >"$TMP/methods"
 for round in $(seq "$ROUNDS"); do
   echo "e2e_connect: round $round: no queue" >&2; run_no_queue "$round"
   echo "e2e_connect: round $round: floor" >&2; run_floor "$round"
@@ -313,6 +282,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo
   echo "picketd allow decisions logged per round (connects per round: $((COUNT + WARMUP))):" \
        "$(awk '{ printf "%s%s %s r%s", sep, $3, $1, $2; sep = ", " }' "$TMP/decisions")."
+  echo "Attribution methods (via=, count) per run: $(paste -sd ';' "$TMP/methods" | sed 's/;/; /g')."
   echo "Event log rows per round (d): $(awk '$1 == "picketd-history" { printf "%s%s", sep, $4 " " $5 " " $6; sep = "; " }' "$TMP/decisions")."
 } | tee "${OUTPUT:-/dev/null}"
 if (( ROUNDS > 1 )); then

@@ -26,6 +26,8 @@ Action ToAction(DefaultAction action) {
 
 std::string_view FailModeName(FailMode mode) { return mode == FailMode::kOpen ? "open" : "closed"; }
 
+constexpr std::chrono::milliseconds kLogFlushDelay{50};
+
 }  // namespace
 
 Daemon::Daemon(Config config) : config_(std::move(config)), decider_(ToAction(config_.default_action)) {}
@@ -91,6 +93,9 @@ Status Daemon::Start() {
   if (!firewall.ok()) return Error{"firewall: " + firewall.error().message};
   firewall_ = std::move(*firewall);
 
+  log_flush_timer_.setSingleShot(true);
+  log_flush_timer_.setInterval(kLogFlushDelay);
+  QObject::connect(&log_flush_timer_, &QTimer::timeout, [] { log::Flush(); });
   queue_notifier_ = std::make_unique<QSocketNotifier>(queue_->fd(), QSocketNotifier::Read);
   QObject::connect(queue_notifier_.get(), &QSocketNotifier::activated, [this] { OnQueueReadable(); });
   signal_notifier_ = std::make_unique<QSocketNotifier>(signal_fd_.get(), QSocketNotifier::Read);
@@ -126,8 +131,8 @@ void Daemon::OnSignal() {
 
 void Daemon::OnQueueReadable() {
   auto handled = queue_->ReadAvailable([this](const QueuedPacket& packet) { HandlePacket(packet); });
-  Status sent = queue_->SendVerdicts();
-  log::Flush();
+  Status sent = SendVerdicts();
+  ScheduleLogFlush();
   if (!handled.ok()) {
     PLOG(kError) << "queue: " << handled.error().message;
     Shutdown(1);
@@ -144,7 +149,7 @@ void Daemon::DrainQueue() {
   if (!handled.ok()) PLOG(kWarn) << "queue: draining: " << handled.error().message;
   if (process_) process_->ReleaseAll();  // packets still waiting for a digest: decided now
   if (prompts_) prompts_->ReleaseAll();  // flows still waiting for an answer: the default now
-  Status sent = queue_->SendVerdicts();
+  Status sent = SendVerdicts();
   if (!sent.ok()) PLOG(kWarn) << "queue: draining: " << sent.error().message;
 }
 
@@ -166,14 +171,14 @@ void Daemon::HandlePacket(const QueuedPacket& packet) {
     auto payload = std::make_shared<std::vector<uint8_t>>(packet.payload.begin(), packet.payload.end());
     process_->gate().Park(std::move(attribution), [this, held = packet, payload](Attribution resumed) mutable {
       held.payload = std::span<const uint8_t>(*payload);
-      DecidePacket(held, resumed);
+      DecidePacket(held, std::move(resumed));
     });
     return;
   }
-  DecidePacket(packet, attribution);
+  DecidePacket(packet, std::move(attribution));
 }
 
-void Daemon::DecidePacket(const QueuedPacket& packet, const Attribution& attribution) {
+void Daemon::DecidePacket(const QueuedPacket& packet, Attribution attribution) {
   const Flow& flow = *packet.flow;
   const std::vector<std::string>* hosts = names_->HostsFor(flow, packet.payload);
   const Decision decision = decider_.Decide(*rules_->current(), Connection{flow, attribution, hosts});
@@ -183,13 +188,36 @@ void Daemon::DecidePacket(const QueuedPacket& packet, const Attribution& attribu
   RecordDecision(decision, flow, attribution, hosts);
 }
 
+// The log line, history row and event of a decision are made after the batch's verdicts are sent
+// (FinishDecisions); the current rule set is kept so decision.rule stays valid until then.
 void Daemon::RecordDecision(const Decision& decision, const Flow& flow, const Attribution& attribution,
                             const std::vector<std::string>* hosts) {
-  if (decision.log) PLOG(kInfo) << DecisionLine(decision, flow, attribution) << NamesAndHistory::HostField(hosts);
-  names_->Record(decision, flow, attribution, hosts);
-  if (ui_ && ui_->HasEventSubscribers()) {
-    ui_->PublishEvent(MakeDecisionEvent(decision, flow, attribution, hosts, NowRfc3339()));
+  decided_.push_back(DecidedPacket{decision, rules_->current(), flow, attribution,
+                                   hosts != nullptr ? *hosts : std::vector<std::string>()});
+}
+
+Status Daemon::SendVerdicts() {
+  Status sent = queue_->SendVerdicts();
+  FinishDecisions();
+  return sent;
+}
+
+void Daemon::FinishDecisions() {
+  for (const DecidedPacket& d : decided_) {
+    const std::vector<std::string>* hosts = d.hosts.empty() ? nullptr : &d.hosts;
+    if (d.decision.log && log::Enabled(log::Level::kInfo)) {
+      log::Write(log::Level::kInfo, DecisionLine(d.decision, d.flow, d.attribution) + NamesAndHistory::HostField(hosts));
+    }
+    names_->Record(d.decision, d.flow, d.attribution, hosts);
+    if (ui_ && ui_->HasEventSubscribers()) {
+      ui_->PublishEvent(MakeDecisionEvent(d.decision, d.flow, d.attribution, hosts, NowRfc3339()));
+    }
   }
+  decided_.clear();
+}
+
+void Daemon::ScheduleLogFlush() {
+  if (!log_flush_timer_.isActive()) log_flush_timer_.start();
 }
 
 void Daemon::StartPrompts() {
@@ -309,8 +337,8 @@ QJsonObject Daemon::UiStatus() const {
 
 void Daemon::OnDecisionsResumed() {
   if (!queue_) return;
-  Status sent = queue_->SendVerdicts();
-  log::Flush();
+  Status sent = SendVerdicts();
+  ScheduleLogFlush();
   if (!sent.ok()) {
     PLOG(kError) << "queue: sending verdicts: " << sent.error().message;
     Shutdown(1);
@@ -395,6 +423,7 @@ Status Daemon::Stop() {
   queue_notifier_.reset();
   signal_notifier_.reset();
   if (prompts_) prompts_->SetWatcher(nullptr);
+  log_flush_timer_.stop();  // the final log::Flush() below writes what is buffered
   rule_watcher_.reset();
   Status result;
   if (firewall_) {

@@ -10,6 +10,7 @@
 #include <QObject>
 #include <QTimer>
 #include <QSocketNotifier>
+#include <QTimer>
 
 #include <memory>
 
@@ -53,7 +54,15 @@ class Daemon {
   void DrainQueue();
   void HandlePacket(const QueuedPacket& packet);
   // Decides an attributed packet (at once, or when a held digest is ready), logs and records it.
-  void DecidePacket(const QueuedPacket& packet, const Attribution& attribution);
+  void DecidePacket(const QueuedPacket& packet, Attribution attribution);
+  // Sends the pending verdicts, then logs, records and publishes their decisions (FinishDecisions).
+  Status SendVerdicts();
+  // The work a decision needs after its verdict is on its way: log line, statistics and event log,
+  // UI event. Kept off the verdict's path so the kernel re-injects the packet first.
+  void FinishDecisions();
+  // Decision lines are written at most kLogFlushDelay after they were made (one write for every
+  // decision of that interval, not one per batch); warnings and errors are written at once.
+  void ScheduleLogFlush();
   // Sends the verdicts of decisions resumed by the checksum worker.
   void OnDecisionsResumed();
   void ApplyDecision(const QueuedPacket& packet, const Decision& decision);
@@ -90,6 +99,15 @@ class Daemon {
   UniqueFd signal_fd_;
   std::unique_ptr<QSocketNotifier> queue_notifier_;
   std::unique_ptr<QSocketNotifier> signal_notifier_;
+  struct DecidedPacket {  // a decision whose verdict is pending: FinishDecisions() completes it
+    Decision decision;
+    std::shared_ptr<const RuleSet> rules;  // keeps decision.rule alive
+    Flow flow;
+    Attribution attribution;
+    std::vector<std::string> hosts;  // dest.host names; empty when none
+  };
+  std::vector<DecidedPacket> decided_;
+  QTimer log_flush_timer_;
   uint64_t decisions_ = 0;
   uint64_t unparsed_ = 0;
   int exit_code_ = 0;

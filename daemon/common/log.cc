@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -62,28 +63,54 @@ void SetOutputFd(int fd) {
   g_fd.store(fd);
 }
 
-std::string NowUtc() {
+namespace {
+
+// "2026-11-21T20:47:01.123456Z" into `out` (at least kTimestampBytes); returns its length. The
+// date and time of day are formatted once per second per thread, the microseconds every time.
+constexpr size_t kTimestampBytes = 32;
+size_t FormatNow(char* out) {
+  thread_local time_t cached_second = -1;
+  thread_local char cached_prefix[24] = {};
+  thread_local size_t cached_length = 0;
   timeval tv{};
   gettimeofday(&tv, nullptr);
-  tm parts{};
-  gmtime_r(&tv.tv_sec, &parts);
-  char buf[64];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &parts);
-  snprintf(buf + n, sizeof(buf) - n, ".%06ldZ", static_cast<long>(tv.tv_usec));
-  return buf;
+  if (tv.tv_sec != cached_second) {
+    tm parts{};
+    gmtime_r(&tv.tv_sec, &parts);
+    cached_length = strftime(cached_prefix, sizeof(cached_prefix), "%Y-%m-%dT%H:%M:%S", &parts);
+    cached_second = tv.tv_sec;
+  }
+  std::memcpy(out, cached_prefix, cached_length);
+  char* p = out + cached_length;
+  *p++ = '.';
+  long usec = static_cast<long>(tv.tv_usec);
+  for (int i = 5; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + usec % 10);
+    usec /= 10;
+  }
+  p += 6;
+  *p++ = 'Z';
+  return static_cast<size_t>(p - out);
+}
+
+}  // namespace
+
+std::string NowUtc() {
+  char buf[kTimestampBytes];
+  return std::string(buf, FormatNow(buf));
 }
 
 void Write(Level level, std::string_view message) {
-  std::string line;
-  line.reserve(message.size() + 40);
-  line += NowUtc();
-  line += ' ';
-  line += LevelName(level);
-  line += ' ';
-  line += message;
-  line += '\n';
+  char stamp[kTimestampBytes];
+  const size_t stamp_length = FormatNow(stamp);
+  const std::string_view level_name = LevelName(level);
   std::lock_guard lock(g_mutex);
-  g_buffer += line;
+  g_buffer.append(stamp, stamp_length);
+  g_buffer += ' ';
+  g_buffer += level_name;
+  g_buffer += ' ';
+  g_buffer += message;
+  g_buffer += '\n';
   if (level <= Level::kWarn || g_buffer.size() >= kFlushThreshold) FlushLocked();
 }
 

@@ -71,6 +71,40 @@ Status RemoveStaleRulesOfOtherBackend(Backend chosen) {
 
 Firewall::~Firewall() = default;
 
+namespace {
+
+class InstalledFirewall final : public Firewall {
+ public:
+  InstalledFirewall(std::string_view backend_name, std::string reason, std::function<Status()> remove)
+      : backend_name_(backend_name), reason_(std::move(reason)), remove_(std::move(remove)) {}
+  ~InstalledFirewall() override {
+    Status s = Remove();
+    if (!s.ok()) PLOG(kError) << "firewall: removing rules on destruction: " << s.error().message;
+  }
+
+  Status Remove() override {
+    if (removed_) return OkStatus();
+    Status s = remove_();
+    if (s.ok()) removed_ = true;
+    return s;
+  }
+  std::string_view backend_name() const override { return backend_name_; }
+  const std::string& selection_reason() const override { return reason_; }
+
+ private:
+  std::string_view backend_name_;
+  std::string reason_;
+  std::function<Status()> remove_;
+  bool removed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Firewall> MakeInstalledFirewall(std::string_view backend_name, std::string reason,
+                                                std::function<Status()> remove) {
+  return std::make_unique<InstalledFirewall>(backend_name, std::move(reason), std::move(remove));
+}
+
 Result<std::unique_ptr<Firewall>> Firewall::Install(const FirewallOptions& options) {
   Status valid = ValidateOptions(options);
   if (!valid.ok()) return valid.error();

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,5 +84,11 @@ class Firewall {
 // again; the kernel validates it and commits nothing. Error when nft cannot be used at all for
 // another reason (e.g. missing permission).
 Result<bool> ProbeNftQueueSupport();
+
+// The Firewall both backends return once their rules are installed: `remove` takes them out again.
+// Remove() runs it until it succeeds once; the destructor runs it when no call succeeded yet and
+// logs a failure. `backend_name` must be a string literal (it is kept as a view). Used by nft_backend.cc and iptables_backend.cc.
+std::unique_ptr<Firewall> MakeInstalledFirewall(std::string_view backend_name, std::string reason,
+                                                std::function<Status()> remove);
 
 }  // namespace picket

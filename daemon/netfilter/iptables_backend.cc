@@ -116,32 +116,6 @@ Status RemoveFamily(IpFamily family) {
   const std::string what = "removing " + std::string(FamilyName(family)) + " chains";
   return Restore(family, what, BuildIptablesRemoveScript(*present));
 }
-
-class IptablesFirewall final : public Firewall {
- public:
-  explicit IptablesFirewall(std::string reason) : reason_(std::move(reason)) {}
-  ~IptablesFirewall() override {
-    if (removed_) return;
-    Status s = Remove();
-    if (!s.ok()) {
-      PLOG(kError) << "firewall: removing rules on destruction: " << s.error().message;
-    }
-  }
-
-  Status Remove() override {
-    if (removed_) return OkStatus();
-    Status s = RemoveIptablesRules();
-    if (s.ok()) removed_ = true;
-    return s;
-  }
-  std::string_view backend_name() const override { return "iptables"; }
-  const std::string& selection_reason() const override { return reason_; }
-
- private:
-  std::string reason_;
-  bool removed_ = false;
-};
-
 }  // namespace
 
 IptablesPicketState ParseIptablesSave(std::string_view save_output) {
@@ -270,7 +244,7 @@ Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions&
     }
     return installed.error();
   }
-  return std::unique_ptr<Firewall>(std::make_unique<IptablesFirewall>(std::move(reason)));
+  return MakeInstalledFirewall("iptables", std::move(reason), [] { return RemoveIptablesRules(); });
 }
 
 Status RemoveIptablesRules() {

@@ -51,7 +51,17 @@ void NfQueue::SocketCloser::operator()(mnl_socket* socket) const { mnl_socket_cl
 NfQueue::NfQueue(mnl_socket* socket, const QueueOptions& options)
     : socket_(socket),
       options_(options),
-      recv_buffer_(std::min<size_t>(options.copy_range, 0xffff) + kPacketMessageOverhead) {}
+      recv_buffer_(std::min<size_t>(options.copy_range, 0xffff) + kPacketMessageOverhead),
+      batch_(std::max<size_t>(1, kReceiveBatchBytes / recv_buffer_.size())),
+      batch_buffers_(batch_ * recv_buffer_.size()),
+      batch_iov_(batch_),
+      batch_msgs_(batch_) {
+  for (size_t i = 0; i < batch_; ++i) {
+    batch_iov_[i] = iovec{batch_buffers_.data() + i * recv_buffer_.size(), recv_buffer_.size()};
+    batch_msgs_[i].msg_hdr.msg_iov = &batch_iov_[i];
+    batch_msgs_[i].msg_hdr.msg_iovlen = 1;
+  }
+}
 
 Result<std::unique_ptr<NfQueue>> NfQueue::Open(const QueueOptions& options) {
   const std::string name = QueueName(options.queue_num);
@@ -159,31 +169,48 @@ Result<size_t> NfQueue::ReadAvailable(const Handler& handler) {
   backlog.swap(backlog_);
   for (const auto& message : backlog)
     handled += HandleMessages(message.data(), message.size(), handler);
-  for (size_t i = 0; i < kMaxMessagesPerRead; ++i) {
-    const ssize_t n =
-        recv(fd(), recv_buffer_.data(), recv_buffer_.size(), MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      if (errno == ENOBUFS) {
-        if (ShouldLog(++counters_.enobufs)) {
-          PLOG(kWarn) << QueueName(options_.queue_num)
-                      << ": kernel could not deliver packets (ENOBUFS), count "
-                      << counters_.enobufs;
-        }
-        continue;
-      }
-      return Error::FromErrno("receive from " + QueueName(options_.queue_num));
-    }
-    if (static_cast<size_t>(n) > recv_buffer_.size()) {
-      ++counters_.netlink_errors;
-      PLOG(kWarn) << QueueName(options_.queue_num) << ": message of " << n
-                  << " bytes exceeds the receive buffer of " << recv_buffer_.size();
-      continue;
-    }
-    handled += HandleMessages(recv_buffer_.data(), static_cast<size_t>(n), handler);
+  size_t received = 0;
+  while (received < kMaxMessagesPerRead) {
+    auto batch = ReceiveBatch(handler, &handled);
+    if (!batch.ok()) return batch.error();
+    received += *batch;
+    // Fewer than asked for: the queue was empty when recvmmsg returned. A packet queued since then
+    // keeps the fd readable, and an error met after the first message is reported by the next call.
+    if (*batch < batch_) break;
   }
   return handled;
+}
+
+Result<size_t> NfQueue::ReceiveBatch(const Handler& handler, size_t* handled) {
+  const size_t size = recv_buffer_.size();
+  constexpr int kRetries = 8;  // EINTR / ENOBUFS, then the next wake-up goes on
+  int n = -1;
+  for (int attempt = 0; n < 0; ++attempt) {
+    if (attempt == kRetries) return size_t{0};
+    n = recvmmsg(fd(), batch_msgs_.data(), static_cast<unsigned>(batch_), MSG_DONTWAIT | MSG_TRUNC, nullptr);
+    if (n >= 0) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    if (errno == EINTR) continue;
+    if (errno == ENOBUFS) {
+      if (ShouldLog(++counters_.enobufs)) {
+        PLOG(kWarn) << QueueName(options_.queue_num) << ": kernel could not deliver packets (ENOBUFS), count "
+                    << counters_.enobufs;
+      }
+      continue;
+    }
+    return Error::FromErrno("receive from " + QueueName(options_.queue_num));
+  }
+  for (int i = 0; i < n; ++i) {
+    const size_t length = batch_msgs_[i].msg_len;  // the whole message's length (MSG_TRUNC)
+    if (length > size) {
+      ++counters_.netlink_errors;
+      PLOG(kWarn) << QueueName(options_.queue_num) << ": message of " << length
+                  << " bytes exceeds the receive buffer of " << size;
+      continue;
+    }
+    *handled += HandleMessages(batch_buffers_.data() + static_cast<size_t>(i) * size, length, handler);
+  }
+  return static_cast<size_t>(n);
 }
 
 size_t NfQueue::HandleMessages(const char* data, size_t length, const Handler& handler) {

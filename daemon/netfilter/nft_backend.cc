@@ -69,32 +69,6 @@ bool MeansUnsupported(std::string_view errors) {
   return errors.find("No such file or directory") != std::string_view::npos ||
          errors.find("Operation not supported") != std::string_view::npos;
 }
-
-class NftFirewall final : public Firewall {
- public:
-  explicit NftFirewall(std::string reason) : reason_(std::move(reason)) {}
-  ~NftFirewall() override {
-    if (removed_) return;
-    Status s = Remove();
-    if (!s.ok()) {
-      PLOG(kError) << "firewall: removing rules on destruction: " << s.error().message;
-    }
-  }
-
-  Status Remove() override {
-    if (removed_) return OkStatus();
-    Status s = RunNftTransaction("delete table inet picket", BuildNftRemoveTransaction(), NftRunMode::kCommit);
-    if (s.ok()) removed_ = true;
-    return s;
-  }
-  std::string_view backend_name() const override { return "nft"; }
-  const std::string& selection_reason() const override { return reason_; }
-
- private:
-  std::string reason_;
-  bool removed_ = false;
-};
-
 }  // namespace
 
 std::string BuildNftTable(const FirewallOptions& options) {
@@ -197,7 +171,9 @@ Result<bool> ProbeNftQueueSupport() {
 Result<std::unique_ptr<Firewall>> InstallNftFirewall(const FirewallOptions& options, std::string reason) {
   Status s = RunNftTransaction("install table inet picket", BuildNftInstallTransaction(options), NftRunMode::kCommit);
   if (!s.ok()) return s.error();
-  return std::unique_ptr<Firewall>(std::make_unique<NftFirewall>(std::move(reason)));
+  return MakeInstalledFirewall("nft", std::move(reason), [] {
+    return RunNftTransaction("delete table inet picket", BuildNftRemoveTransaction(), NftRunMode::kCommit);
+  });
 }
 
 Status RemoveStaleNftTable() {

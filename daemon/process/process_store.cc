@@ -95,8 +95,8 @@ ProcessStore::ExitedEntry* ProcessStore::FindExited(const ProcKey& key) {
   return nullptr;
 }
 
-std::vector<Ancestor> ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns,
-                                                uint32_t* flags) const {
+AncestorChain ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns,
+                                        uint32_t* flags) const {
   std::vector<Ancestor> chain;
   if (ppid <= 0) return chain;  // PID 1 (and kernel threads) have no parent process
   std::shared_ptr<const ProcessImage> image;
@@ -120,17 +120,25 @@ std::vector<Ancestor> ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppi
     *flags |= kImageAncestorsCut;
     return chain;
   }
+  if (image == chain_parent_) {
+    if (chain_cut_) *flags |= kImageAncestorsCut;
+    return chain_of_parent_;
+  }
+  bool cut = image->has(kImageAncestorsCut);
   chain.reserve(std::min(image->ancestors.size() + 1, options_.max_ancestors));
   chain.push_back(Ancestor{image->key.tgid, image->exec_id, image->exe_path});
   for (const Ancestor& a : image->ancestors) {
     if (chain.size() >= options_.max_ancestors) {
-      *flags |= kImageAncestorsCut;
+      cut = true;
       break;
     }
     chain.push_back(a);
   }
-  if (image->has(kImageAncestorsCut)) *flags |= kImageAncestorsCut;
-  return chain;
+  if (cut) *flags |= kImageAncestorsCut;
+  chain_parent_ = std::move(image);
+  chain_of_parent_ = AncestorChain(std::move(chain));
+  chain_cut_ = cut;
+  return chain_of_parent_;
 }
 
 std::vector<EnvVar> ProcessStore::FilterEnv(std::string_view environ) const {
@@ -240,7 +248,7 @@ void ProcessStore::OnFork(const ForkEvent& event) {
 
 void ProcessStore::OnExec(const ExecEvent& event) {
   ++counters_.execs;
-  std::vector<Ancestor> ancestors;
+  AncestorChain ancestors;
   ExecId parent_exec;
   uint32_t inherited_flags = 0;
   switch (Relate(event.proc)) {

@@ -204,7 +204,7 @@ class ProcessStore {
   void EnforceCaps();
   void EvictOldestExited();
   ExitedEntry* FindExited(const ProcKey& key);
-  std::vector<Ancestor> AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns, uint32_t* flags) const;
+  AncestorChain AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns, uint32_t* flags) const;
   std::vector<EnvVar> FilterEnv(std::string_view environ) const;
   std::shared_ptr<ProcessImage> ImageFromExec(const ExecEvent& event) const;
   std::string CgroupPathOf(uint64_t cgroup_id) const;
@@ -218,6 +218,11 @@ class ProcessStore {
   StoreCounters counters_;
   bool tainted_ = false;
   CgroupPathResolver* cgroup_resolver_ = nullptr;
+  // The chain AncestorsOf built last and the parent image it was built from: the next child of the
+  // same parent image shares it instead of copying (forks come in runs of one parent).
+  mutable std::shared_ptr<const ProcessImage> chain_parent_;
+  mutable AncestorChain chain_of_parent_;
+  mutable bool chain_cut_ = false;
 };
 
 }  // namespace picket
