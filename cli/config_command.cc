@@ -21,7 +21,9 @@ constexpr const char* kHelp =
     "      defaults, then the config file, then its command line), or one KEY. --json prints the\n"
     "      object (or the one value) as JSON.\n"
     "set   Changes a key while picketd runs (admin role). Run-time keys: default_action\n"
-    "      (allow|deny|reject), log_level (error|warn|info|debug). VALUE is JSON; a bare word is taken\n"
+    "      (allow|deny|reject), log_level (error|warn|info|debug), prompt_timeout_seconds (1-86400)\n"
+    "      and prompt_default_duration (once, 5m, always ...; both for prompts opened after the change).\n"
+    "      VALUE is JSON; a bare word is taken\n"
     "      as a string. The change lasts until picketd restarts (edit the config file to keep it).\n"
     "      Other keys are refused, naming the key and why.\n";
 

@@ -3,7 +3,6 @@
 // server in this process, speaking through the codec) sends prompts and receives the answers.
 #include <fcntl.h>
 #include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -23,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/tools/pty_process.h"
 #include "ui-protocol/codec.h"
 
 namespace picket {
@@ -137,80 +137,18 @@ ui::PromptEvent SamplePrompt(uint64_t id, const std::string& path, const std::st
 }
 
 // The prompter on a pseudo-terminal.
-class PromptProcess {
+class PromptProcess : public testing::PtyProcess {
  public:
-  explicit PromptProcess(const std::string& socket) {
-    winsize size{};
-    size.ws_row = 50;
-    size.ws_col = 120;
-    pid_ = forkpty(&master_, nullptr, nullptr, &size);
-    if (pid_ == 0) {
-      execl(PICKET_CLI, PICKET_CLI, "prompt", "--socket", socket.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    EXPECT_GT(pid_, 0) << std::strerror(errno);
+  explicit PromptProcess(const std::string& socket)
+      : PtyProcess({PICKET_CLI, "prompt", "--socket", socket}, std::chrono::duration_cast<milliseconds>(kWait)) {
+    EXPECT_TRUE(started()) << std::strerror(errno);
   }
-  ~PromptProcess() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (master_ >= 0) close(master_);
+  void Type(const std::string& keys) { ASSERT_TRUE(PtyProcess::Type(keys)); }
+  tcflag_t LocalModes() const {
+    const std::optional<tcflag_t> modes = PtyProcess::LocalModes();
+    EXPECT_TRUE(modes.has_value()) << std::strerror(errno);
+    return modes.value_or(0);
   }
-  // Reads the terminal until `text` appears after the last check point; false after kWait.
-  bool WaitFor(const std::string& text) {
-    const auto deadline = steady_clock::now() + kWait;
-    while (steady_clock::now() < deadline) {
-      const size_t found = screen_.find(text, mark_);
-      if (found != std::string::npos) return true;
-      ReadSome(50);
-    }
-    return false;
-  }
-  // Later WaitFor calls only look at output from now on.
-  void Mark() {
-    ReadSome(0);
-    mark_ = screen_.size();
-  }
-  void Type(const std::string& keys) {
-    ASSERT_EQ(write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
-  }
-  // The exit status after at most kWait (-1: did not exit).
-  int Wait() {
-    const auto deadline = steady_clock::now() + kWait;
-    int status = 0;
-    while (steady_clock::now() < deadline) {
-      ReadSome(10);
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        ReadSome(0);
-        return status;
-      }
-    }
-    return -1;
-  }
-  void Signal(int signo) { kill(pid_, signo); }
-  // The terminal's local modes (the master reports the slave's termios).
-  tcflag_t LocalModes() {
-    termios t{};
-    EXPECT_EQ(tcgetattr(master_, &t), 0) << std::strerror(errno);
-    return t.c_lflag;
-  }
-  const std::string& screen() const { return screen_; }
-
- private:
-  void ReadSome(int timeout_ms) {
-    pollfd p{master_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) != 1) return;
-    char buffer[8192];
-    const ssize_t n = read(master_, buffer, sizeof(buffer));
-    if (n > 0) screen_.append(buffer, static_cast<size_t>(n));
-  }
-  pid_t pid_ = -1;
-  int master_ = -1;
-  bool exited_ = false;
-  std::string screen_;
-  size_t mark_ = 0;
 };
 
 void ExpectAnswer(const ui::Answer& answer, uint64_t prompt, ui::AnswerAction action, ui::AnswerDuration duration,

@@ -89,7 +89,9 @@ Result<Config> LoadConfigFile(const std::string& path, Config base = {});
 std::string ConfigToJson(const Config& config);
 
 // Keys `picket config set` (UI protocol `config set`) may change while picketd runs.
-inline constexpr std::array<std::string_view, 2> kRuntimeConfigKeys = {"default_action", "log_level"};
+inline constexpr std::array<std::string_view, 4> kRuntimeConfigKeys = {"default_action", "log_level",
+                                                                       "prompt_timeout_seconds",
+                                                                       "prompt_default_duration"};
 
 // `base` with one run-time key set from a JSON value's text. Other keys, and bad values, are
 // refused with a message naming the key and why.

@@ -184,6 +184,8 @@ TEST(ConfigTest, ToJsonRoundTrips) {
   c.queue_num = 7;
   c.dns_queue_num = 9;
   c.log_level = log::Level::kDebug;
+  c.prompt_timeout_seconds = 9;
+  c.prompt_default_duration = "5m";
   const std::string json = ConfigToJson(c);
   EXPECT_NE(json.find("\"default_action\":\"reject\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"checksum_max_waiting_packets\""), std::string::npos) << json;
@@ -191,6 +193,8 @@ TEST(ConfigTest, ToJsonRoundTrips) {
   ASSERT_TRUE(back.ok()) << back.error().message;
   EXPECT_EQ(back->default_action, DefaultAction::kReject);
   EXPECT_EQ(back->queue_num, 7);
+  EXPECT_EQ(back->prompt_timeout_seconds, 9u);
+  EXPECT_EQ(back->prompt_default_duration, "5m");
   EXPECT_EQ(back->dns_queue_num, 9);
   EXPECT_EQ(back->log_level, log::Level::kDebug);
   EXPECT_EQ(ConfigToJson(*back), json);
@@ -204,6 +208,16 @@ TEST(ConfigTest, RuntimeKeys) {
   set = SetRuntimeConfigKey(c, "log_level", "\"warn\"");
   ASSERT_TRUE(set.ok()) << set.error().message;
   EXPECT_EQ(set->log_level, log::Level::kWarn);
+  set = SetRuntimeConfigKey(c, "prompt_timeout_seconds", "5");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->prompt_timeout_seconds, 5u);
+  set = SetRuntimeConfigKey(c, "prompt_default_duration", "\"until-restart\"");
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->prompt_default_duration, "until-restart");
+  EXPECT_EQ(set->prompt_timeout_seconds, 30u) << "one key at a time, from `c`";
+  auto zero = SetRuntimeConfigKey(c, "prompt_timeout_seconds", "0");
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.error().message.find("'prompt_timeout_seconds'"), std::string::npos) << zero.error().message;
   auto bad = SetRuntimeConfigKey(c, "default_action", "\"permit\"");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("'default_action'"), std::string::npos) << bad.error().message;

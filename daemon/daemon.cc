@@ -303,6 +303,7 @@ Status Daemon::SetRuntimeConfig(const std::string& key, const QJsonValue& value)
   config_ = std::move(*changed);
   decider_ = Decider(ToAction(config_.default_action));
   log::SetLevel(config_.log_level);
+  if (prompts_) prompts_->ApplyConfig(config_);
   PLOG(kInfo) << "config: " << key << " changed at run time (default action " << ActionName(decider_.default_action())
               << ", log level " << log::LevelName(config_.log_level) << ")";
   return OkStatus();

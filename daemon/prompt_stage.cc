@@ -56,6 +56,16 @@ PromptStage::PromptStage(const Config& config, RuleEngine* rules, const Decider*
 
 PromptStage::~PromptStage() { timer_.reset(); }
 
+void PromptStage::ApplyConfig(const Config& config) {
+  table_.set_timeout(std::chrono::seconds(config.prompt_timeout_seconds));
+  default_duration_ = AnswerDurationNamed(config.prompt_default_duration);
+}
+
+ui::AnswerDuration PromptStage::DefaultDurationOf(uint64_t prompt_id) const {
+  auto it = prompt_defaults_.find(prompt_id);
+  return it != prompt_defaults_.end() ? it->second : default_duration_;
+}
+
 bool PromptStage::Hold(const QueuedPacket& packet, const Attribution& attribution,
                        const std::vector<std::string>* hosts, const Decision& by_rules) {
   const Flow& flow = *packet.flow;
@@ -74,6 +84,7 @@ bool PromptStage::Hold(const QueuedPacket& packet, const Attribution& attributio
       hooks_.verdict(HeldPacket{packet.id, packet.mark}, Action::kDeny);  // its flow's first packet is still held
       return true;
     case PendingOutcome::kNewPrompt:
+      prompt_defaults_[added.prompt_id] = default_duration_;
       Publish(*table_.Find(added.prompt_id));
       ArmTimer();
       return true;
@@ -87,10 +98,11 @@ void PromptStage::Publish(const PendingPrompt& prompt) {
   if (ui_ == nullptr) return;
   const auto left = prompt.deadline - SteadyClock::now();
   ui_->PublishPrompt(MakePromptEvent(prompt, Rfc3339In(left), decider_->default_action(),
-                                     ui::AnswerDurationName(default_duration_)));
+                                     ui::AnswerDurationName(DefaultDurationOf(prompt.id))));
 }
 
 void PromptStage::Close(uint64_t prompt_id) {
+  prompt_defaults_.erase(prompt_id);
   if (ui_ != nullptr) ui_->PublishPrompt(ClosedPromptEvent(prompt_id));
 }
 
@@ -197,8 +209,9 @@ void PromptStage::OnDeadline() {
   bool made_rule = false;
   for (PendingPrompt& prompt : expired) {
     const Decision decision{decider_->default_action(), nullptr, true, DecisionSource::kTimeout};
-    if (default_duration_ != ui::AnswerDuration::kOnce) {
-      const AnswerChoice choice{AnswerActionOf(decision.action), default_duration_, kTimeoutScope};
+    const ui::AnswerDuration duration = DefaultDurationOf(prompt.id);
+    if (duration != ui::AnswerDuration::kOnce) {
+      const AnswerChoice choice{AnswerActionOf(decision.action), duration, kTimeoutScope};
       std::variant<std::string, UiRefusal> added = AddAnswerRule(prompt, choice);
       if (auto* refusal = std::get_if<UiRefusal>(&added)) {
         PLOG(kWarn) << "prompt: " << prompt.id << " timed out; no rule made: " << refusal->message;

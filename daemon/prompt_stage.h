@@ -24,6 +24,7 @@
 #include <QTimer>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <variant>
@@ -69,6 +70,9 @@ class PromptStage {
 
   void SetUi(UiServer* ui) { ui_ = ui; }
   void SetWatcher(RuleWatcher* watcher) { watcher_ = watcher; }
+  // Run-time config (`config set`): prompt_timeout_seconds and prompt_default_duration apply to
+  // prompts opened from now on; open prompts keep the deadline and default they were shown with.
+  void ApplyConfig(const Config& config);
 
   // True when the packet was taken (held, or dropped as a pending flow's packet over the bound):
   // the caller must not decide it. `by_rules` is the rules' decision for it.
@@ -86,6 +90,7 @@ class PromptStage {
  private:
   void Publish(const PendingPrompt& prompt);
   void Close(uint64_t prompt_id);
+  ui::AnswerDuration DefaultDurationOf(uint64_t prompt_id) const;
   void Release(PendingFlow& flow, const Decision& decision);
   void ReleasePrompt(PendingPrompt& prompt, const Decision& decision);
   // Makes and adds the rule for `choice`; the name, "" for once, or the refusal.
@@ -99,7 +104,8 @@ class PromptStage {
   UiServer* ui_ = nullptr;
   RuleWatcher* watcher_ = nullptr;
   PendingTable table_;
-  ui::AnswerDuration default_duration_ = ui::AnswerDuration::kOnce;
+  ui::AnswerDuration default_duration_ = ui::AnswerDuration::kOnce;  // for prompts opened from now on
+  std::map<uint64_t, ui::AnswerDuration> prompt_defaults_;           // open prompt id → its default duration
   std::unique_ptr<QTimer> timer_;
   PromptCounters counters_;
 };

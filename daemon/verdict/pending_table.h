@@ -82,6 +82,8 @@ class PendingTable {
   using TimePoint = std::chrono::steady_clock::time_point;
 
   explicit PendingTable(PendingTableOptions options) : options_(options) {}
+  // The timeout of prompts opened from now on (open prompts keep their deadline).
+  void set_timeout(std::chrono::milliseconds timeout) { options_.timeout = timeout; }
 
   // Whether a packet of this flow's 5-tuple is pending (then Add joins it).
   bool HasFlow(const Flow& flow) const;

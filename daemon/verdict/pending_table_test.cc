@@ -80,6 +80,20 @@ TEST(PendingTableTest, SameProgramToSameDestinationJoinsThePrompt) {
   EXPECT_EQ(table.counters().joined_prompt, 1u);
 }
 
+// `config set prompt_timeout_seconds`: prompts opened after set_timeout get the new deadline; an
+// open prompt keeps its own.
+TEST(PendingTableTest, SetTimeoutAppliesToPromptsOpenedAfterIt) {
+  PendingTable table(Options());
+  const uint64_t before = table.Add(TcpFlow(40000), Process("/usr/bin/curl", 10), nullptr, {1, 0}, kStart).prompt_id;
+  table.set_timeout(seconds(2));
+  const uint64_t after =
+      table.Add(TcpFlow(40001, "198.18.0.3"), Process("/usr/bin/curl", 10), nullptr, {2, 0}, kStart).prompt_id;
+  ASSERT_NE(table.Find(before), nullptr);
+  ASSERT_NE(table.Find(after), nullptr);
+  EXPECT_EQ(table.Find(before)->deadline, kStart + seconds(30));
+  EXPECT_EQ(table.Find(after)->deadline, kStart + seconds(2));
+}
+
 TEST(PendingTableTest, BoundsRefuseAndCount) {
   PendingTable table(Options(/*packets=*/3, /*prompts=*/1));
   const Attribution curl = Process("/usr/bin/curl", 10);

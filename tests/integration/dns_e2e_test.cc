@@ -26,6 +26,7 @@
 
 #include "storage/history_reader.h"
 #include "tests/integration/picketd_harness.h"
+#include "tests/integration/ui_protocol_client.h"
 
 namespace picket::testing {
 namespace {
@@ -244,6 +245,37 @@ std::string DenyBlockedTcpByName() {
   return "{\"type\":\"list\",\"operand\":\"list\",\"list\":[" +
          std::string("{\"type\":\"simple\",\"operand\":\"dest.host\",\"data\":\"blocked.picket.test\",\"sensitive\":false},"
                      "{\"type\":\"regexp\",\"operand\":\"protocol\",\"data\":\"^tcp6?$\",\"sensitive\":false}]}");
+}
+
+// Issue #7: a prompt for a destination whose name is not known yet (the client connects to the
+// address) is re-sent — same id, now with `host` — when a DNS answer for that address is seen.
+TEST_F(DnsE2eTest, PendingPromptIsResentWithTheHostWhenADnsAnswerNamesItsDestination) {
+  WriteRule("allow-dns", "allow", "dest.port", "53");
+  ASSERT_TRUE(StartPicketd({.config_json = R"({"default_action":"deny","prompt_timeout_seconds":60})"}));
+  ProtocolClient ui(socket_path_);
+  ASSERT_NO_FATAL_FAILURE(ui.SubscribePrompts());
+  Subprocess* held =
+      SpawnInClient({client_b_, "tcp", kBlockedV4, std::to_string(kPort), "--timeout-ms", "20000"});
+  ASSERT_NE(held, nullptr);
+  std::optional<ui::PromptEvent> prompt = ui.NextPrompt();
+  ASSERT_TRUE(prompt.has_value());
+  const QJsonObject destination = prompt->details.value("destination").toObject();
+  EXPECT_EQ(destination.value("ip").toString().toStdString(), kBlockedV4);
+  EXPECT_FALSE(destination.contains("host")) << "no name is known for " << kBlockedV4 << " yet";
+  // Another program looks the name up (its own connection then waits for a prompt of its own).
+  ASSERT_NE(SpawnInClient({client_a_, "tcp", "blocked.picket.test", std::to_string(kPort), "--timeout-ms", "20000",
+                           "--resolver", NetnsPair::kServerV4}),
+            nullptr);
+  const uint64_t id = prompt->id;
+  std::optional<ui::PromptEvent> resent = ui.ReadUntil<ui::PromptEvent>(
+      [&](const ui::PromptEvent& p) { return !p.closed && p.id == id; }, milliseconds(10000));
+  ASSERT_TRUE(resent.has_value()) << "prompt " << id << " was not re-sent";
+  EXPECT_EQ(resent->details.value("destination").toObject().value("host").toString(), "blocked.picket.test");
+  EXPECT_EQ(resent->details.value("process").toObject().value("path").toString().toStdString(), client_b_);
+  EXPECT_TRUE(held->running());
+  ui::Message reply = ui.Answer(id, ui::AnswerAction::kAllow, ui::AnswerDuration::kOnce, {ui::ScopeField::kExecutable});
+  ASSERT_TRUE(std::holds_alternative<ui::ResultReply>(reply)) << ui::Encode(reply);
+  EXPECT_EQ(held->Wait(milliseconds(5000)), std::optional<int>(kExitOk));
 }
 
 TEST_F(DnsE2eTest, DestHostRuleDecidesConnectionsByTheNameLearnedFromDns) {
