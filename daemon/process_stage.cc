@@ -113,8 +113,8 @@ std::unique_ptr<Attributor> ProcessStage::WrapAttributor(std::unique_ptr<Attribu
     return nullptr;
   }
   flow_attributor_ = attributor->get();
-  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops flow ownership), then bpf-cookie, then "
-                 "sock_diag + /proc fd scan";
+  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops flow ownership on "
+              << flow_attributor_->map().cgroup_path() << "), then bpf-cookie, then sock_diag + /proc fd scan";
   return std::move(*attributor);
 }
 

@@ -76,9 +76,10 @@ Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open() {
   map->skel_ = flow_owner_bpf__open();
   if (map->skel_ == nullptr) return LibbpfError("open", errno);
   if (int err = flow_owner_bpf__load(map->skel_); err != 0) return LibbpfError("load", err);
-  UniqueFd cgroup = OpenCgroup2Root();
-  if (!cgroup.valid()) return Error{"bpf flow_owner: no cgroup2 mount (/sys/fs/cgroup, /sys/fs/cgroup/unified)"};
-  if (Status attached = map->Attach(cgroup.get()); !attached.ok()) return attached.error();
+  auto cgroup = FindCgroup2Root();
+  if (!cgroup.ok()) return Error{"bpf flow_owner: " + cgroup.error().message};
+  map->cgroup_path_ = cgroup->path;
+  if (Status attached = map->Attach(cgroup->fd.get()); !attached.ok()) return attached.error();
   return map;
 }
 

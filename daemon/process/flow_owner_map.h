@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -75,6 +76,8 @@ class FlowOwnerMap {
   std::optional<FlowOwner> LookupCookie(uint64_t cookie) const;
 
   uint64_t netns_cookie() const { return netns_cookie_; }
+  // The cgroup2 directory the programs are attached to.
+  const std::string& cgroup_path() const { return cgroup_path_; }
   FlowOwnerCounters counters() const;
 
  private:
@@ -84,6 +87,7 @@ class FlowOwnerMap {
   flow_owner_bpf* skel_ = nullptr;
   bpf_link* links_[6] = {};
   uint64_t netns_cookie_ = 0;
+  std::string cgroup_path_;
 };
 
 struct FlowOwnerAttributorOptions {

@@ -20,5 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (total > size) __builtin_trap();
   (void)picket::ParseSocketLink(bytes);
   (void)picket::SplitDeletedSuffix(bytes);
+  auto mount = picket::FindCgroup2MountPoint(bytes);
+  if (mount.ok() && mount->has_value() && (*mount)->size() > size) __builtin_trap();
   return 0;
 }
