@@ -2,7 +2,7 @@
  *
  *   picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
  *                      [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]
- *                      [--exit-after-send] [--sendto]
+ *                      [--exit-after-send] [--sendto] [--report-sport] [--fork-first] [--thread]
  *
  * TCP: connect (bounded by the timeout), send one line, wait for the same line back.
  * UDP: send one datagram, wait for the same datagram back.
@@ -19,6 +19,11 @@
  * (the SYN is on its way), UDP right after sending its one datagram — and the process exits at once;
  * the result line then reports `sent` and adds sport=N (the source port of the last attempt).
  * --sendto (UDP): send with sendto() on an unconnected socket instead of connect() + send().
+ * --report-sport: the result line adds sport=N (as with --exit-after-send) in every mode.
+ * --fork-first: the process forks at once and the parent exits; the child waits (up to 2 s) until
+ * it has been re-parented (its parent is gone), then does the attempts and prints the result line
+ * (its exit code is lost: read the result line).
+ * --thread: the attempts run on a second thread (not the main thread), which the main thread joins.
  *
  * Exit codes (of the first attempt that fails, 0 when all succeed):
  *   0 reached and echoed
@@ -37,6 +42,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +67,9 @@ struct Options {
   int resolver_tcp;
   int exit_after_send;
   int use_sendto;
+  int report_sport;
+  int fork_first;
+  int on_thread;
 };
 
 static int g_last_sport;
@@ -74,7 +83,8 @@ struct Attempt {
 static void Usage(void) {
   fprintf(stderr,
           "usage: picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] "
-          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto]\n");
+          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto] "
+          "[--report-sport] [--fork-first] [--thread]\n");
 }
 
 static long long NowMs(void) {
@@ -114,6 +124,9 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
   o->resolver_tcp = 0;
   o->exit_after_send = 0;
   o->use_sendto = 0;
+  o->report_sport = 0;
+  o->fork_first = 0;
+  o->on_thread = 0;
   for (int i = 4; i < argc; i++) {
     const char* flag = argv[i];
     if (strcmp(flag, "--wait-peer-close") == 0) {
@@ -126,6 +139,18 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
     }
     if (strcmp(flag, "--sendto") == 0) {
       o->use_sendto = 1;
+      continue;
+    }
+    if (strcmp(flag, "--report-sport") == 0) {
+      o->report_sport = 1;
+      continue;
+    }
+    if (strcmp(flag, "--fork-first") == 0) {
+      o->fork_first = 1;
+      continue;
+    }
+    if (strcmp(flag, "--thread") == 0) {
+      o->on_thread = 1;
       continue;
     }
     if (strcmp(flag, "--resolver-tcp") == 0) {
@@ -347,10 +372,8 @@ static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_
     close(fd);
     return result;
   }
-  if (o->socktype == SOCK_STREAM && o->exit_after_send) {
-    g_last_sport = LocalPort(fd);
-    return Sent(fd);
-  }
+  g_last_sport = LocalPort(fd); /* TCP: chosen by connect(); connected UDP: bound by connect() */
+  if (o->socktype == SOCK_STREAM && o->exit_after_send) return Sent(fd);
   if (o->socktype == SOCK_STREAM) {
     int ready = WaitFor(fd, POLLOUT, deadline);
     if (ready <= 0) {
@@ -371,10 +394,7 @@ static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_
     close(fd);
     return result;
   }
-  if (o->exit_after_send) {
-    g_last_sport = LocalPort(fd);
-    return Sent(fd);
-  }
+  if (o->exit_after_send) return Sent(fd);
   result = ReadEcho(fd, payload, payload_len, deadline);
   if (result.outcome == kOk && o->wait_peer_close && o->socktype == SOCK_STREAM) {
     result = WaitPeerClose(fd, deadline);
@@ -400,6 +420,60 @@ static void SelfPath(char* out, size_t size) {
   out[n] = '\0';
 }
 
+/* The attempts of one run and their outcome. */
+struct Run {
+  const struct Options* o;
+  const struct sockaddr_storage* dst;
+  socklen_t dst_len;
+  struct Attempt first_failure;
+  int ok;
+};
+
+static void RunAttempts(struct Run* run) {
+  char self[PATH_MAX];
+  SelfPath(self, sizeof(self));
+  run->first_failure.outcome = kOk;
+  run->first_failure.err = 0;
+  run->first_failure.what = "ok";
+  for (int i = 0; i < run->o->count; i++) {
+    char payload[PATH_MAX + 64];
+    int len = snprintf(payload, sizeof(payload), "%s %d %d\n", self, (int)getpid(), i);
+    struct Attempt a = OneAttempt(run->o, run->dst, run->dst_len, payload, (size_t)len);
+    if (a.outcome == kOk) {
+      run->ok++;
+    } else if (run->first_failure.outcome == kOk) {
+      run->first_failure = a;
+    }
+  }
+}
+
+static void* RunAttemptsOnThread(void* run) {
+  RunAttempts((struct Run*)run);
+  return NULL;
+}
+
+/* --fork-first: the parent exits at once; returns 0 in the child once it has been re-parented. */
+static int ForkFirst(void) {
+  const pid_t parent = getpid();
+  fflush(stdout);
+  const pid_t child = fork();
+  if (child < 0) {
+    fprintf(stderr, "picket_test_client: fork: %s\n", strerror(errno));
+    return -1;
+  }
+  if (child > 0) _exit(kOk);
+  const long long deadline = NowMs() + 2000;
+  while (getppid() == parent) {
+    if (NowMs() > deadline) {
+      fprintf(stderr, "picket_test_client: parent %d did not exit within 2 s\n", (int)parent);
+      return -1;
+    }
+    struct timespec pause = {0, 200000};
+    nanosleep(&pause, NULL);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   struct Options o;
   if (ParseArgs(argc, argv, &o) != 0) {
@@ -422,27 +496,30 @@ int main(int argc, char** argv) {
             o.family == AF_INET ? '4' : '6');
     return kError;
   }
-  char self[PATH_MAX];
-  SelfPath(self, sizeof(self));
+  if (o.fork_first && ForkFirst() != 0) return kError;
+  struct Run run;
+  memset(&run, 0, sizeof(run));
+  run.o = &o;
+  run.dst = &dst;
+  run.dst_len = dst_len;
   const long long start = NowMs();
-  struct Attempt first_failure = {kOk, 0, "ok"};
-  int ok = 0;
-  for (int i = 0; i < o.count; i++) {
-    char payload[PATH_MAX + 64];
-    int len = snprintf(payload, sizeof(payload), "%s %d %d\n", self, (int)getpid(), i);
-    struct Attempt a = OneAttempt(&o, &dst, dst_len, payload, (size_t)len);
-    if (a.outcome == kOk) {
-      ok++;
-    } else if (first_failure.outcome == kOk) {
-      first_failure = a;
+  if (o.on_thread) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, RunAttemptsOnThread, &run) != 0 || pthread_join(thread, NULL) != 0) {
+      fprintf(stderr, "picket_test_client: cannot run the attempts on a thread\n");
+      return kError;
     }
+  } else {
+    RunAttempts(&run);
   }
+  const struct Attempt first_failure = run.first_failure;
+  const int ok = run.ok;
   const char* open_bracket = o.family == AF_INET6 ? "[" : "";
   const char* close_bracket = o.family == AF_INET6 ? "]" : "";
   const char* outcome = o.exit_after_send && first_failure.outcome == kOk ? "sent" : OutcomeName(&first_failure);
   printf("result=%s proto=%s dst=%s%s%s:%d ok=%d/%d elapsed_ms=%lld", outcome, o.proto_name, open_bracket, o.host,
          close_bracket, o.port, ok, o.count, NowMs() - start);
-  if (o.exit_after_send) printf(" sport=%d", g_last_sport);
+  if (o.exit_after_send || o.report_sport) printf(" sport=%d", g_last_sport);
   if (first_failure.err != 0) {
     printf(" errno=%s at=%s", strerrorname_np(first_failure.err), first_failure.what);
   } else if (first_failure.outcome == kError) {
