@@ -171,6 +171,9 @@ class FlowOwnerE2eTest : public ::testing::Test {
     Launch launch = Launch::kDirect;
     bool waits_for_answer = false;   // the client waits for the echo: the allowed copy reports
                                      // result=ok, the denied one never does
+    bool ping = false;               // icmp/icmp6 from a ping socket: decisions (no ports in the
+                                     // log) are matched to clients in run order; needs
+                                     // waits_for_answer, so each is decided before the next starts
   };
 
   static constexpr int kReusedPid = 300;  // pid both clients get inside their pid namespace
@@ -223,7 +226,7 @@ class FlowOwnerE2eTest : public ::testing::Test {
   // Checks one run's output (one result line per client started, in order) and records each
   // client's source port.
   void CheckRun(const Variant& v, const RunResult& r, const std::vector<std::string>& exes,
-                std::map<std::string, std::deque<std::string>>& exes_by_sport) {
+                std::map<std::string, std::deque<std::string>>& exes_by_sport, std::deque<std::string>& run_order) {
     std::vector<std::string> results, launched;
     std::istringstream lines(r.output);
     for (std::string line; std::getline(lines, line);) {
@@ -233,6 +236,7 @@ class FlowOwnerE2eTest : public ::testing::Test {
     ASSERT_EQ(results.size(), exes.size()) << r.output;
     for (size_t k = 0; k < exes.size(); ++k) {
       const bool allowed = exes[k] == client_a_;
+      run_order.push_back(exes[k]);
       if (v.waits_for_answer) {
         EXPECT_EQ(results[k].rfind("result=ok ", 0) == 0, allowed) << exes[k] << ": " << r.output;
       } else if (v.reports_sport) {
@@ -269,16 +273,25 @@ class FlowOwnerE2eTest : public ::testing::Test {
     return out;
   }
 
+  // Lets every group open ping sockets in the client namespace (the sysctl is per namespace).
+  void EnablePingSockets() {
+    const RunResult r = RunProgram({"/bin/sh", "-c", "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range"},
+                                   net_->client(), milliseconds(5000));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
   // Runs kProcesses of each copy, interleaved; checks every decision as described at the top.
   void RunVariant(const Variant& v) {
     // Source port → the clients that used it, in the order they ran (the kernel may give a port
     // again once its previous socket is closed; that client's flow is decided after the earlier one).
     std::map<std::string, std::deque<std::string>> exes_by_sport;
+    std::deque<std::string> run_order;
+    if (v.ping) EnablePingSockets();
     for (int i = 0; i < 2 * kProcesses;) {
       std::vector<std::string> exes;
       const std::vector<std::string> argv = Command(v, i, &exes);
       RunResult r = RunProgram(argv, net_->client(), milliseconds(2 * kAllowedTimeoutMs + 10000));
-      CheckRun(v, r, exes, exes_by_sport);
+      CheckRun(v, r, exes, exes_by_sport, run_order);
       if (HasFatalFailure()) return;
       i += static_cast<int>(exes.size());
     }
@@ -288,7 +301,8 @@ class FlowOwnerE2eTest : public ::testing::Test {
     do {
       mine.clear();
       for (const DecisionLine& d : ParseDecisions(ReadFile(log_path_))) {
-        if (PortOf(d.Get("dst")) == std::to_string(kPort)) mine.push_back(d);
+        const bool ours = v.ping ? d.Get("proto") == v.proto : PortOf(d.Get("dst")) == std::to_string(kPort);
+        if (ours) mine.push_back(d);
       }
       if (mine.size() >= 2u * kProcesses) break;
       std::this_thread::sleep_for(milliseconds(50));
@@ -299,7 +313,11 @@ class FlowOwnerE2eTest : public ::testing::Test {
       const std::string exe = d.Get("exe");
       if (v.cookie_ok && d.Get("via") == "bpf-cookie") ++by_cookie;
       else EXPECT_EQ(d.Get("via"), "bpf-flow") << d.raw;
-      if (v.reports_sport) {
+      if (v.ping) {
+        ASSERT_FALSE(run_order.empty()) << "more decisions than clients: " << d.raw;
+        EXPECT_EQ(exe, run_order.front()) << "wrong process: " << d.raw;
+        run_order.pop_front();
+      } else if (v.reports_sport) {
         auto it = exes_by_sport.find(PortOf(d.Get("src")));
         ASSERT_TRUE(it != exes_by_sport.end() && !it->second.empty()) << "no client used this source port: " << d.raw;
         EXPECT_EQ(exe, it->second.front()) << "wrong process: " << d.raw;
@@ -388,6 +406,18 @@ TEST_F(FlowOwnerE2eTest, ClientInItsOwnPidNamespace) {
 TEST_F(FlowOwnerE2eTest, PidReusedBetweenTheTwoClients) {
   RunVariant({.proto = "udp", .host = NetnsPair::kServerV4, .flags = {"--exit-after-send", "--sendto"},
               .stats_prefix = "udp_from:", .own_sport = true, .launch = Launch::kPidReuse});
+}
+
+// ICMP echo from a ping socket (SOCK_DGRAM, IPPROTO_ICMP): attributed by the echo identifier the
+// kernel gives the socket, written right after the send.
+TEST_F(FlowOwnerE2eTest, PingSocketEcho) {
+  RunVariant({.proto = "icmp", .host = NetnsPair::kServerV4, .flags = {"--report-sport"},
+              .waits_for_answer = true, .ping = true});
+}
+
+TEST_F(FlowOwnerE2eTest, Ping6SocketEcho) {
+  RunVariant({.proto = "icmp6", .host = NetnsPair::kServerV6, .flags = {"--report-sport"},
+              .waits_for_answer = true, .ping = true});
 }
 
 // An AF_INET6 socket to ::ffff:198.18.0.2: the packet is IPv4; the programs' keys normalise it.

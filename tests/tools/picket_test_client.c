@@ -1,6 +1,6 @@
 /* picket_test_client: the program whose connections the end-to-end tests let through or block.
  *
- *   picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
+ *   picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
  *                      [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]
  *                      [--exit-after-send] [--sendto] [--report-sport] [--fork-first] [--thread]
  *
@@ -24,6 +24,9 @@
  * it has been re-parented (its parent is gone), then does the attempts and prints the result line
  * (its exit code is lost: read the result line).
  * --thread: the attempts run on a second thread (not the main thread), which the main thread joins.
+ * icmp / icmp6: an ICMP echo request from a ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6; needs
+ * net.ipv4.ping_group_range to include the caller's group), then wait for the echo reply; PORT is
+ * ignored. The kernel sets the echo identifier (the socket's "port", reported as sport=N).
  *
  * Exit codes (of the first attempt that fails, 0 when all succeed):
  *   0 reached and echoed
@@ -56,6 +59,7 @@ enum Outcome { kOk = 0, kTimeout = 1, kRefused = 2, kError = 3, kUnresolved = 4 
 struct Options {
   int family;
   int socktype;
+  int protocol; /* 0, or IPPROTO_ICMP / IPPROTO_ICMPV6 for a ping socket */
   const char* proto_name;
   const char* host;
   int port;
@@ -82,7 +86,7 @@ struct Attempt {
 
 static void Usage(void) {
   fprintf(stderr,
-          "usage: picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] "
+          "usage: picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6 HOST PORT [--timeout-ms N] [--count N] "
           "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto] "
           "[--report-sport] [--fork-first] [--thread]\n");
 }
@@ -104,6 +108,9 @@ static int ParseInt(const char* text, int min, int max, int* out) {
 
 static int ParseProto(const char* name, struct Options* o) {
   o->proto_name = name;
+  o->protocol = 0;
+  if (strcmp(name, "icmp") == 0) { o->family = AF_INET; o->socktype = SOCK_DGRAM; o->protocol = IPPROTO_ICMP; return 0; }
+  if (strcmp(name, "icmp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_DGRAM; o->protocol = IPPROTO_ICMPV6; return 0; }
   if (strcmp(name, "tcp") == 0) { o->family = AF_INET; o->socktype = SOCK_STREAM; return 0; }
   if (strcmp(name, "udp") == 0) { o->family = AF_INET; o->socktype = SOCK_DGRAM; return 0; }
   if (strcmp(name, "tcp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_STREAM; return 0; }
@@ -342,8 +349,54 @@ static struct Attempt Sent(int fd) {
   return a;
 }
 
+/* One echo request from a ping socket; waits for the reply unless --exit-after-send. */
+static struct Attempt PingAttempt(const struct Options* o, const struct sockaddr_storage* dst,
+                                  socklen_t dst_len, const char* payload, size_t payload_len) {
+  const long long deadline = NowMs() + o->timeout_ms;
+  int fd = socket(o->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
+  if (fd < 0) return Failure(errno, "socket");
+  unsigned char packet[8 + PATH_MAX + 64];
+  const size_t body = payload_len < sizeof(packet) - 8 ? payload_len : sizeof(packet) - 8;
+  memset(packet, 0, 8);
+  packet[0] = o->family == AF_INET ? 8 : 128; /* echo request; id and checksum: the kernel's */
+  packet[7] = 1;                              /* sequence 1 */
+  memcpy(packet + 8, payload, body);
+  struct Attempt result;
+  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)(8 + body)) {
+    result = Failure(errno, "sendto");
+    close(fd);
+    return result;
+  }
+  g_last_sport = LocalPort(fd);
+  if (o->exit_after_send) return Sent(fd);
+  const unsigned char reply_type = o->family == AF_INET ? 0 : 129;
+  for (;;) {
+    int ready = WaitFor(fd, POLLIN, deadline);
+    if (ready <= 0) {
+      result = ready == 0 ? TimedOut() : Failure(errno, "poll");
+      break;
+    }
+    unsigned char reply[sizeof(packet)];
+    ssize_t n = recv(fd, reply, sizeof(reply), 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      result = Failure(errno, "recv");
+      break;
+    }
+    if (n >= 8 && reply[0] == reply_type) {
+      result.outcome = kOk;
+      result.err = 0;
+      result.what = "ok";
+      break;
+    }
+  }
+  close(fd);
+  return result;
+}
+
 static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_storage* dst,
                                  socklen_t dst_len, const char* payload, size_t payload_len) {
+  if (o->protocol != 0) return PingAttempt(o, dst, dst_len, payload, payload_len);
   const long long deadline = NowMs() + o->timeout_ms;
   int fd = socket(o->family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Failure(errno, "socket");
