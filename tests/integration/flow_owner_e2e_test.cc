@@ -137,7 +137,7 @@ class FlowOwnerE2eTest : public ::testing::Test {
     while (std::chrono::steady_clock::now() < deadline) {
       const std::string log = ReadFile(log_path_);
       if (log.find("ready:") != std::string::npos) {
-        if (log.find("attribution: bpf-flow") == std::string::npos) {
+        if (log.find("attribution=bpf-flow") == std::string::npos) {
           return ::testing::AssertionFailure() << "kernel flow attribution not active:\n" << log;
         }
         return ::testing::AssertionSuccess();
