@@ -78,18 +78,7 @@ CLK_TCK=$(getconf CLK_TCK)
 SERVER_PID=""
 DAEMON_PID=""
 
-# Stops one background process by PID: SIGTERM, bounded wait, then SIGKILL.
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source "$(dirname "$0")/bench_lib.sh"  # stop_pid, wait_for_line
 
 teardown_pair() {
   stop_pid "$DAEMON_PID"; DAEMON_PID=""
@@ -104,18 +93,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Waits up to $3 seconds for file $1 to contain $2 while process $4 lives.
-wait_for_line() {
-  local file=$1 pattern=$2 seconds=$3 pid=$4
-  for _ in $(seq $((seconds * 20))); do
-    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "process $pid exited before '$pattern'"; }
-    sleep 0.05
-  done
-  cat "$file" >&2
-  die "no '$pattern' in $file after ${seconds}s"
-}
 
 setup_pair() {
   teardown_pair

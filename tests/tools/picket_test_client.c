@@ -134,36 +134,26 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
   o->report_sport = 0;
   o->fork_first = 0;
   o->on_thread = 0;
+  /* Flags without a value: each sets its field to 1. */
+  const struct {
+    const char* name;
+    int* field;
+  } switches[] = {
+      {"--wait-peer-close", &o->wait_peer_close}, {"--exit-after-send", &o->exit_after_send},
+      {"--sendto", &o->use_sendto},               {"--report-sport", &o->report_sport},
+      {"--fork-first", &o->fork_first},           {"--thread", &o->on_thread},
+      {"--resolver-tcp", &o->resolver_tcp},
+  };
   for (int i = 4; i < argc; i++) {
     const char* flag = argv[i];
-    if (strcmp(flag, "--wait-peer-close") == 0) {
-      o->wait_peer_close = 1;
-      continue;
+    int matched = 0;
+    for (size_t k = 0; k < sizeof(switches) / sizeof(switches[0]) && !matched; k++) {
+      if (strcmp(flag, switches[k].name) == 0) {
+        *switches[k].field = 1;
+        matched = 1;
+      }
     }
-    if (strcmp(flag, "--exit-after-send") == 0) {
-      o->exit_after_send = 1;
-      continue;
-    }
-    if (strcmp(flag, "--sendto") == 0) {
-      o->use_sendto = 1;
-      continue;
-    }
-    if (strcmp(flag, "--report-sport") == 0) {
-      o->report_sport = 1;
-      continue;
-    }
-    if (strcmp(flag, "--fork-first") == 0) {
-      o->fork_first = 1;
-      continue;
-    }
-    if (strcmp(flag, "--thread") == 0) {
-      o->on_thread = 1;
-      continue;
-    }
-    if (strcmp(flag, "--resolver-tcp") == 0) {
-      o->resolver_tcp = 1;
-      continue;
-    }
+    if (matched) continue;
     if (i + 1 >= argc) return -1;
     const char* value = argv[++i];
     int ok;

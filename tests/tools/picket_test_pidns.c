@@ -47,6 +47,14 @@ static int SetNextPid(int pid) {
   return ok ? 0 : -1;
 }
 
+/* fork() with stdout flushed first (no line printed twice); says why when it fails. */
+static pid_t Fork(void) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) fprintf(stderr, "picket_test_pidns: fork: %s\n", strerror(errno));
+  return pid;
+}
+
 /* Init of the new namespace: runs programs[0..n) in turn. */
 static int RunAll(char** programs[], int n, int same_pid) {
   int result = 0;
@@ -55,12 +63,8 @@ static int RunAll(char** programs[], int n, int same_pid) {
       fprintf(stderr, "picket_test_pidns: write ns_last_pid: %s\n", strerror(errno));
       return kSetupError;
     }
-    fflush(stdout);
-    pid_t child = fork();
-    if (child < 0) {
-      fprintf(stderr, "picket_test_pidns: fork: %s\n", strerror(errno));
-      return kSetupError;
-    }
+    pid_t child = Fork();
+    if (child < 0) return kSetupError;
     if (child == 0) {
       execv(programs[i][0], programs[i]);
       fprintf(stderr, "picket_test_pidns: exec %s: %s\n", programs[i][0], strerror(errno));
@@ -111,12 +115,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "picket_test_pidns: unshare(CLONE_NEWPID): %s\n", strerror(errno));
     return kSetupError;
   }
-  fflush(stdout);
-  pid_t init = fork();
-  if (init < 0) {
-    fprintf(stderr, "picket_test_pidns: fork: %s\n", strerror(errno));
-    return kSetupError;
-  }
+  pid_t init = Fork();
+  if (init < 0) return kSetupError;
   if (init == 0) _exit(RunAll(programs, n, same_pid));
   int status = 0;
   while (waitpid(init, &status, 0) < 0) {
