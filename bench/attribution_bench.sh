@@ -66,17 +66,7 @@ TMP=$(mktemp -d /tmp/picket-attr-XXXXXX)
 PIDS=()
 DAEMON_PID=""
 
-stop_pid() {
-  local pid=$1
-  [[ -n "$pid" ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 200); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source "$(dirname "$0")/bench_lib.sh"  # stop_pid, wait_for_line
 
 cleanup() {
   stop_pid "$DAEMON_PID"
@@ -87,16 +77,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_for_line() {  # FILE PATTERN SECONDS PID
-  for _ in $(seq $(($3 * 20))); do
-    grep -q -- "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$4" 2>/dev/null || { cat "$1" >&2; die "process $4 exited before '$2'"; }
-    sleep 0.05
-  done
-  cat "$1" >&2
-  die "no '$2' in $1 after ${3}s"
-}
 
 ip netns add "$NS_C"
 ip netns add "$NS_S"
@@ -141,11 +121,15 @@ VARIANTS=(
 
 SPORT=20000  # own source ports for UDP (a reused 4-tuple would not be a new conntrack flow)
 
-client_args() {  # EXE PROTO HOST FLAGS SPORT → the client's argv, one per line
+client_args() {  # EXE PROTO HOST FLAGS SPORT → the client's argv in the array ARGV
   local exe=$1 proto=$2 host=$3 flags=$4 sport=$5 timeout=3000
   [[ "$exe" == "$B" ]] && timeout=100
-  printf '%s\n' "$exe" "$proto" "$host" "$TEST_PORT" --timeout-ms "$timeout" $flags
-  if [[ "$proto" == udp* ]]; then printf '%s\n' --sport "$sport"; fi
+  ARGV=("$exe" "$proto" "$host" "$TEST_PORT" --timeout-ms "$timeout" $flags)
+  if [[ "$proto" == udp* ]]; then ARGV+=(--sport "$sport"); fi
+}
+
+in_client_ns() {  # COMMAND... — run in the client namespace, bounded to 20 s
+  timeout 20 ip netns exec "$NS_C" "$@" 2>&1 || true
 }
 
 # Runs one variant; appends "KEY EXE" lines (KEY: source port, or "-" for ping) in run order.
@@ -154,15 +138,16 @@ run_variant() {
   for ((i = 0; i < 2 * PROCESSES; i++)); do
     if (( i % 2 == 0 )); then exe=$A; other=$B; else exe=$B; other=$A; fi
     SPORT=$((SPORT + 2))
-    mapfile -t argv < <(client_args "$exe" "$proto" "$host" "$flags" "$SPORT")
+    client_args "$exe" "$proto" "$host" "$flags" "$SPORT"
+    argv=("${ARGV[@]}")
     case "$launch" in
-      direct) out=$(ip netns exec "$NS_C" "${argv[@]}" 2>&1 || true); echo "$exe" >>"$TMP/order" ;;
-      sh) out=$(ip netns exec "$NS_C" /bin/sh -c "exec ${argv[*]}" 2>&1 || true); echo "$exe" >>"$TMP/order" ;;
-      pidns) out=$(ip netns exec "$NS_C" "$PIDNS" -- "${argv[@]}" 2>&1 || true); echo "$exe" >>"$TMP/order" ;;
+      direct) out=$(in_client_ns "${argv[@]}"); echo "$exe" >>"$TMP/order" ;;
+      sh) out=$(in_client_ns /bin/sh -c "exec ${argv[*]}"); echo "$exe" >>"$TMP/order" ;;
+      pidns) out=$(in_client_ns "$PIDNS" -- "${argv[@]}"); echo "$exe" >>"$TMP/order" ;;
       reuse)
         (( i % 2 == 1 )) && continue  # one launch starts both copies
-        mapfile -t argv2 < <(client_args "$other" "$proto" "$host" "$flags" $((SPORT + 1)))
-        out=$(ip netns exec "$NS_C" "$PIDNS" --same-pid 300 -- "${argv[@]}" -- "${argv2[@]}" 2>&1 || true)
+        client_args "$other" "$proto" "$host" "$flags" $((SPORT + 1))
+        out=$(in_client_ns "$PIDNS" --same-pid 300 -- "${argv[@]}" -- "${ARGV[@]}")
         printf '%s\n%s\n' "$exe" "$other" >>"$TMP/order" ;;
     esac
     grep '^result=' <<<"$out" | sed -n 's/.* sport=\([0-9]*\).*/\1/p' >>"$TMP/sports"
