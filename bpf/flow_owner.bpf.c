@@ -9,10 +9,13 @@
  *                               (autobind has run, the source port is known);
  *   tp_btf/sock_send_length     connected UDP: after each send, flow (exact) → owner (see below);
  *   sockops TCP_CONNECT_CB      TCP: flow (exact, with source address and port) → owner, before
- *                               the SYN is built.
+ *                               the SYN is built;
+ *   cgroup/sock_release         the released socket's cookie entry is deleted (sock_diag can no
+ *                               longer find the socket, so the entry could never serve again);
+ *   tp_btf/sock_send_length     also ping sockets: (proto, echo identifier) → owner after each send.
  * Every hook only observes (returns 1: allow). Maps are LRU; an insert of a new key when the map
  * is full evicts the least recently used entry — the daemon counts those as
- * inserted - (entries it can see), see flow_stats. Keys carry the network namespace cookie and
+ * new keys - deleted - (entries present), see flow_stats in flow_owner.h. Keys carry the network namespace cookie and
  * normalise IPv4-mapped IPv6 to IPv4.
  */
 #include "vmlinux.h"
@@ -28,6 +31,8 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define PK_IPPROTO_TCP 6
 #define PK_IPPROTO_UDP 17
+#define PK_IPPROTO_ICMP 1
+#define PK_IPPROTO_ICMPV6 58
 #define PK_AF_INET 2
 #define PK_AF_INET6 10
 #define PK_SOCK_STREAM 1
@@ -77,6 +82,13 @@ static __always_inline __u8 set_addr6(__u8 out[16], __u32 w0, __u32 w1, __u32 w2
   return 6;
 }
 
+/* The entry was written by this very process (same tgid and start time): no need to rewrite it. */
+static __always_inline int held_by_current(const struct pk_flow_owner* held) {
+  if (held == 0 || held->tgid != (__u32)(bpf_get_current_pid_tgid() >> 32)) return 0;
+  struct task_struct* task = (struct task_struct*)bpf_get_current_task_btf();
+  return held->start_ns == BPF_CORE_READ(task, group_leader, start_boottime);
+}
+
 static __always_inline void put_flow(struct pk_flow_key* key) {
   struct pk_flow_owner owner = {};
   fill_owner(&owner);
@@ -91,6 +103,7 @@ static __always_inline void put_flow(struct pk_flow_key* key) {
 static __always_inline void put_cookie(__u64 cookie) {
   struct pk_flow_owner owner = {};
   fill_owner(&owner);
+  if (bpf_map_lookup_elem(&cookies, &cookie) == 0) count(PK_FLOW_STAT_COOKIE_INSERTED);
   if (bpf_map_update_elem(&cookies, &cookie, &owner, BPF_ANY) != 0) {
     count(PK_FLOW_STAT_UPDATE_FAILED);
     return;
@@ -126,6 +139,13 @@ static __always_inline int udp_send(struct bpf_sock_addr* ctx, __u8 family) {
     key.family = set_addr6(key.daddr, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
   }
   put_flow(&key);
+  return 1;
+}
+
+SEC("cgroup/sock_release")
+int pk_sock_release(struct bpf_sock* sk) {
+  __u64 cookie = bpf_get_socket_cookie(sk);
+  if (bpf_map_delete_elem(&cookies, &cookie) == 0) count(PK_FLOW_STAT_COOKIE_DELETED);
   return 1;
 }
 
@@ -165,10 +185,28 @@ int pk_sockops(struct bpf_sock_ops* ctx) {
  * connect); so a queued packet is always found by one of the two. */
 #define PK_TCP_ESTABLISHED 1
 
+/* Ping sockets: the kernel writes the socket's identifier into each echo request, so
+ * (netns, proto, family, identifier) names the socket; written right after each send (the queued
+ * packet may be looked up a moment before: the daemon waits for it, bounded). */
+static __always_inline void ping_sent(struct sock* sk, __u8 proto) {
+  struct pk_flow_key key = {};
+  key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+  key.proto = proto;
+  key.family = BPF_CORE_READ(sk, __sk_common.skc_family) == PK_AF_INET ? 4 : 6;
+  key.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  if (held_by_current(bpf_map_lookup_elem(&flows, &key))) return;
+  put_flow(&key);
+}
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(pk_udp_sent, struct sock* sk, int ret, int flags) {
   if (ret <= 0 || sk == 0) return 0;
-  if (BPF_CORE_READ(sk, sk_protocol) != PK_IPPROTO_UDP) return 0;
+  const __u16 proto = BPF_CORE_READ(sk, sk_protocol);
+  if ((proto == PK_IPPROTO_ICMP || proto == PK_IPPROTO_ICMPV6) && BPF_CORE_READ(sk, sk_type) == PK_SOCK_DGRAM) {
+    ping_sent(sk, (__u8)proto);
+    return 0;
+  }
+  if (proto != PK_IPPROTO_UDP) return 0;
   if (BPF_CORE_READ(sk, __sk_common.skc_state) != PK_TCP_ESTABLISHED) return 0;
   struct pk_flow_key key = {};
   key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
@@ -188,8 +226,7 @@ int BPF_PROG(pk_udp_sent, struct sock* sk, int ret, int flags) {
                            d6.in6_u.u6_addr32[3]);
   }
   /* A busy connected socket: rewrite only when the sender changed. */
-  struct pk_flow_owner* held = bpf_map_lookup_elem(&flows, &key);
-  if (held != 0 && held->tgid == (__u32)(bpf_get_current_pid_tgid() >> 32)) return 0;
+  if (held_by_current(bpf_map_lookup_elem(&flows, &key))) return 0;
   put_flow(&key);
   return 0;
 }

@@ -101,6 +101,11 @@ Status ApplyDnsOrHistoryKey(std::string_view origin, const QString& key, const Q
 // Keys of the exec-event store and the checksum worker.
 Status ApplyProcessKey(std::string_view origin, const QString& key, const QJsonValue& v, Config* c) {
   if (key == "process_monitor") return ParseEnumKey(origin, key, v, &ParseProcessMonitor, &c->process_monitor);
+  if (key == "flow_attribution") {
+    if (!v.isBool()) return KeyError(origin, key, "expected true or false, got " + Describe(v));
+    c->flow_attribution = v.toBool();
+    return OkStatus();
+  }
   if (key == "process_exit_grace_seconds") {
     return ParseUnsignedKey(origin, key, v, 1, 86400, [c](uint64_t n) { c->process_exit_grace_seconds = static_cast<uint32_t>(n); });
   }
@@ -203,7 +208,7 @@ Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v
     c->reject_mark = static_cast<uint32_t>(*n);
     return OkStatus();
   }
-  if (key.startsWith("process_") || key.startsWith("checksum_")) return ApplyProcessKey(origin, key, v, c);
+  if (key.startsWith("process_") || key.startsWith("checksum_") || key == "flow_attribution") return ApplyProcessKey(origin, key, v, c);
   if (key.startsWith("dns_") || key.startsWith("history_")) {
     return ApplyDnsOrHistoryKey(origin, key, v, c);
   }

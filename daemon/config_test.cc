@@ -159,6 +159,16 @@ TEST(ConfigTest, ProcessStoreKeys) {
   EXPECT_FALSE(ParseConfig(R"({"process_typo":1})", "t").ok());
 }
 
+TEST(ConfigTest, FlowAttributionKey) {
+  EXPECT_TRUE(Config{}.flow_attribution);
+  auto off = ParseConfig(R"({"flow_attribution":false})", "test.json");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->flow_attribution);
+  auto bad = ParseConfig(R"({"flow_attribution":"no"})", "test.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'flow_attribution'"), std::string::npos) << bad.error().message;
+}
+
 TEST(ConfigTest, MissingFileNamesThePath) {
   auto c = LoadConfigFile("/nonexistent/picket.json");
   ASSERT_FALSE(c.ok());

@@ -49,6 +49,7 @@ Result<std::unique_ptr<ProcessStage>> ProcessStage::Start(const Config& config) 
   auto tracker = ProcessTracker::Create(options, stage->clock_);
   if (!tracker.ok()) return Error{"process tracking: " + tracker.error().message};
   stage->tracker_ = std::move(*tracker);
+  stage->flow_attribution_ = config.flow_attribution;
 
   auto checksums = ChecksumService::Create(ChecksumOptions{config.checksum_cache_entries});
   if (!checksums.ok()) return Error{"checksums: " + checksums.error().message};
@@ -96,6 +97,10 @@ void ProcessStage::ApplyRules(const RuleSet& rules) {
 }
 
 std::unique_ptr<Attributor> ProcessStage::WrapAttributor(std::unique_ptr<Attributor> fallback) {
+  if (!flow_attribution_) {
+    PLOG(kInfo) << "attribution: kernel flow ownership off (flow_attribution: false); using sock_diag + /proc fd scan";
+    return fallback;
+  }
   if (tracker_->source_name() != "ebpf") {
     PLOG(kWarn) << "attribution: kernel flow ownership needs the eBPF process source (active: "
                 << tracker_->source_name() << "); using sock_diag + /proc fd scan";
@@ -113,8 +118,8 @@ std::unique_ptr<Attributor> ProcessStage::WrapAttributor(std::unique_ptr<Attribu
     return nullptr;
   }
   flow_attributor_ = attributor->get();
-  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops flow ownership), then bpf-cookie, then "
-                 "sock_diag + /proc fd scan";
+  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops flow ownership on "
+              << flow_attributor_->map().cgroup_path() << "), then bpf-cookie, then sock_diag + /proc fd scan";
   return std::move(*attributor);
 }
 
@@ -122,7 +127,8 @@ void ProcessStage::OnChecksumsReady() {
   if (gate_->OnFinished() > 0 && on_resumed_) on_resumed_();
 }
 
-void ProcessStage::LogCounters() const {
+void ProcessStage::LogCounters() {
+  tracker_->Drain();  // events of the last processes may still sit in the ring buffer
   const StoreCounters& s = tracker_->store().counters();
   const TrackerCounters& t = tracker_->counters();
   const ChecksumCounters& c = checksums_->counters();

@@ -49,15 +49,19 @@ class ProcessStage {
   ProcessStage& operator=(const ProcessStage&) = delete;
 
   ProcessResolver* resolver() { return tracker_.get(); }
-  // `fallback` with the kernel flow-ownership lookup in front of it when available, else `fallback`.
+  // `fallback` with the kernel flow-ownership lookup in front of it when available and
+  // config.flow_attribution is on, else `fallback`.
   std::unique_ptr<Attributor> WrapAttributor(std::unique_ptr<Attributor> fallback);
+  // The attribution method in use, for the start line: "bpf-flow" or "sock_diag+proc".
+  const char* attribution_method() const { return flow_attributor_ != nullptr ? "bpf-flow" : "sock_diag+proc"; }
   void ApplyRules(const RuleSet& rules);
   void SetOnResumed(std::function<void()> on_resumed) { on_resumed_ = std::move(on_resumed); }
 
   DigestGate& gate() { return *gate_; }
   // Resumes every held decision now (before the queue closes).
   size_t ReleaseAll() { return gate_->ReleaseAll(); }
-  void LogCounters() const;
+  // Drains the process events still buffered, then logs the counters.
+  void LogCounters();
 
  private:
   ProcessStage() = default;
@@ -73,6 +77,7 @@ class ProcessStage {
   std::unique_ptr<QTimer> sweep_timer_;
   std::function<void()> on_resumed_;
   ProcessNeeds needs_;
+  bool flow_attribution_ = true;  // config.flow_attribution
 };
 
 }  // namespace picket

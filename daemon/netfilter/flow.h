@@ -34,6 +34,7 @@ struct Flow {
   uint16_t dst_port = 0;  // 0 for ICMP
   uint8_t icmp_type = 0;  // ICMP / ICMPv6 only
   uint8_t icmp_code = 0;
+  uint16_t icmp_id = 0;   // ICMP / ICMPv6 echo request or reply: the identifier (host order)
   bool tcp_syn = false;   // TCP: SYN set and ACK clear
 
   // From the queue's netlink attributes; absent when the packet has no user socket.

@@ -77,6 +77,10 @@ Status ParseIcmp(std::string_view name, size_t header_bytes, std::span<const uin
   if (l4.size() < header_bytes) return Truncated(name, l4.size(), header_bytes);
   flow.icmp_type = l4[0];
   flow.icmp_code = l4[1];
+  // Echo request / reply (ICMP 8/0, ICMPv6 128/129): the identifier follows the checksum.
+  const bool echo = name == "ICMP" ? (flow.icmp_type == 8 || flow.icmp_type == 0)
+                                   : (flow.icmp_type == 128 || flow.icmp_type == 129);
+  if (echo && l4.size() >= 6) flow.icmp_id = static_cast<uint16_t>((l4[4] << 8) | l4[5]);
   return OkStatus();
 }
 

@@ -159,11 +159,13 @@ TEST(PacketParserTest, Ipv4Icmp) {
   EXPECT_EQ(flow->icmp_code, 0);
   EXPECT_EQ(flow->src_port, 0);
   EXPECT_EQ(flow->dst_port, 0);
+  EXPECT_EQ(flow->icmp_id, 1);  // echo identifier (bytes 4-5)
 
   auto unreachable = Parse(Ipv4(kIcmp, Icmp(3, 13)));
   ASSERT_TRUE(unreachable.ok());
   EXPECT_EQ(unreachable->icmp_type, 3);
   EXPECT_EQ(unreachable->icmp_code, 13);
+  EXPECT_EQ(unreachable->icmp_id, 0);
 }
 
 TEST(PacketParserTest, Ipv4WithOptions) {
@@ -232,6 +234,11 @@ TEST(PacketParserTest, Ipv6IcmpV6) {
   EXPECT_EQ(flow->protocol_name(), "icmp6");
   EXPECT_EQ(flow->icmp_type, 128);
   EXPECT_EQ(flow->icmp_code, 0);
+  EXPECT_EQ(flow->icmp_id, 1);  // echo identifier
+
+  auto too_big = Parse(Ipv6(kIcmpV6, {2, 0, 0, 0, 0, 1, 0, 1}));  // not an echo: no identifier
+  ASSERT_TRUE(too_big.ok());
+  EXPECT_EQ(too_big->icmp_id, 0);
 }
 
 TEST(PacketParserTest, Ipv6WalksEveryExtensionHeaderKind) {

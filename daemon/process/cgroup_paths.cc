@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <vector>
 
 #include "process/proc_parsers.h"
 #include "process/proc_reader.h"
@@ -24,56 +23,6 @@ struct CgroupHandle {
   file_handle* get() { return reinterpret_cast<file_handle*>(bytes); }
 };
 
-// Splits `line` on single spaces.
-std::vector<std::string_view> Fields(std::string_view line) {
-  std::vector<std::string_view> fields;
-  size_t pos = 0;
-  while (pos <= line.size()) {
-    size_t end = line.find(' ', pos);
-    if (end == std::string_view::npos) end = line.size();
-    fields.push_back(line.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return fields;
-}
-
-bool IsOctal(char c) { return c >= '0' && c <= '7'; }
-
-// mountinfo escapes space, tab, newline and backslash as a backslash and three octal digits.
-std::string DecodeOctalEscapes(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 3 < text.size() && IsOctal(text[i + 1]) && IsOctal(text[i + 2]) &&
-        IsOctal(text[i + 3])) {
-      const int value = (text[i + 1] - '0') * 64 + (text[i + 2] - '0') * 8 + (text[i + 3] - '0');
-      if (value <= 0xff) {
-        out.push_back(static_cast<char>(value));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
-
-// The cgroup2 mount described by one mountinfo line, if it is one.
-std::optional<Cgroup2Mount> MountFromLine(std::string_view line) {
-  const std::vector<std::string_view> fields = Fields(line);
-  // id parent major:minor root mount-point options [optional fields…] - fstype source super-options
-  constexpr size_t kRoot = 3;
-  constexpr size_t kMountPoint = 4;
-  constexpr size_t kFirstOptional = 6;
-  size_t separator = kFirstOptional;
-  while (separator < fields.size() && fields[separator] != "-") ++separator;
-  if (separator + 1 >= fields.size() || fields[separator + 1] != "cgroup2") return std::nullopt;
-  Cgroup2Mount mount{DecodeOctalEscapes(fields[kMountPoint]), DecodeOctalEscapes(fields[kRoot])};
-  if (mount.mount_point.empty() || mount.mount_point.front() != '/') return std::nullopt;
-  if (mount.root.empty() || mount.root.front() != '/') return std::nullopt;
-  return mount;
-}
-
 }  // namespace
 
 std::optional<std::string> ParseCgroup2Path(std::string_view text) {
@@ -89,7 +38,12 @@ std::optional<std::string> ParseCgroup2Path(std::string_view text) {
 
 std::optional<Cgroup2Mount> ParseCgroup2Mount(std::string_view mountinfo) {
   std::optional<Cgroup2Mount> found;
-  FindLine(mountinfo, [&](std::string_view line) { return (found = MountFromLine(line)).has_value(); });
+  FindLine(mountinfo, [&](std::string_view line) {
+    Result<MountEntry> entry = ParseMountinfoLine(line);
+    if (!entry.ok() || entry->fstype != "cgroup2" || entry->root.empty() || entry->root.front() != '/') return false;
+    found = Cgroup2Mount{std::move(entry->mount_point), std::move(entry->root)};
+    return true;
+  });
   return found;
 }
 

@@ -8,8 +8,8 @@
 //     open_by_handle_at and reads the directory's path back; results are cached by id, bounded (LRU).
 // An id that cannot be resolved (the cgroup was removed, no cgroup2 mount, no CAP_DAC_READ_SEARCH)
 // has no path: the operand then does not match. A path is never guessed.
-// The mount is found with ParseCgroup2Mount over /proc/self/mountinfo (a small parser of its own:
-// only the fields needed here).
+// The mount is found with ParseCgroup2Mount over /proc/self/mountinfo (lines read by
+// ParseMountinfoLine, proc_parsers.h).
 // Ownership: the resolver owns its mount fd and cache. Thread-safety: parsers are pure; a resolver
 // belongs to one thread (the event loop).
 #pragma once
@@ -37,8 +37,8 @@ struct Cgroup2Mount {
   std::string root;         // the cgroup the mount shows as its root ("/" for the whole hierarchy)
 };
 
-// The first mount of type cgroup2 in /proc/self/mountinfo text, its octal escapes ("\040")
-// decoded. nullopt when there is none or its line is malformed.
+// The first mount of type cgroup2 in /proc/self/mountinfo text (malformed lines are skipped), its
+// octal escapes ("\040") decoded. nullopt when there is none.
 std::optional<Cgroup2Mount> ParseCgroup2Mount(std::string_view mountinfo);
 
 // Joins a mount's root and a path below its mount point into a cgroup path ("/" + "a/b" → "/a/b").

@@ -76,9 +76,10 @@ Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open() {
   map->skel_ = flow_owner_bpf__open();
   if (map->skel_ == nullptr) return LibbpfError("open", errno);
   if (int err = flow_owner_bpf__load(map->skel_); err != 0) return LibbpfError("load", err);
-  UniqueFd cgroup = OpenCgroup2Root();
-  if (!cgroup.valid()) return Error{"bpf flow_owner: no cgroup2 mount (/sys/fs/cgroup, /sys/fs/cgroup/unified)"};
-  if (Status attached = map->Attach(cgroup.get()); !attached.ok()) return attached.error();
+  auto cgroup = FindCgroup2Root();
+  if (!cgroup.ok()) return Error{"bpf flow_owner: " + cgroup.error().message};
+  map->cgroup_path_ = cgroup->path;
+  if (Status attached = map->Attach(cgroup->fd.get()); !attached.ok()) return attached.error();
   return map;
 }
 
@@ -90,7 +91,7 @@ Status FlowOwnerMap::Attach(int cgroup_fd) {
   } const cgroup_programs[] = {
       {skel_->progs.pk_connect4, "connect4"}, {skel_->progs.pk_connect6, "connect6"},
       {skel_->progs.pk_sendmsg4, "sendmsg4"}, {skel_->progs.pk_sendmsg6, "sendmsg6"},
-      {skel_->progs.pk_sockops, "sockops"},
+      {skel_->progs.pk_sockops, "sockops"},     {skel_->progs.pk_sock_release, "sock_release"},
   };
   size_t n = 0;
   for (const auto& p : cgroup_programs) {
@@ -111,18 +112,31 @@ FlowOwnerMap::~FlowOwnerMap() {
   if (skel_ != nullptr) flow_owner_bpf__destroy(skel_);
 }
 
+bool IsEchoRequest(const Flow& flow) {
+  return (flow.protocol == Protocol::kIcmp && flow.icmp_type == 8) ||
+         (flow.protocol == Protocol::kIcmpV6 && flow.icmp_type == 128);
+}
+
 std::optional<FlowOwnerHit> FlowOwnerMap::Lookup(const Flow& flow) const {
-  if (flow.protocol != Protocol::kTcp && flow.protocol != Protocol::kUdp) return std::nullopt;
   pk_flow_key key;
   std::memset(&key, 0, sizeof(key));
   key.netns_cookie = netns_cookie_;
+  pk_flow_owner owner{};
+  const int fd = bpf_map__fd(skel_->maps.flows);
+  if (IsEchoRequest(flow)) {
+    // A ping socket: (proto, family, echo identifier), addresses zero.
+    key.proto = static_cast<uint8_t>(flow.protocol);
+    key.family = flow.dst.is_v4() ? 4 : 6;
+    key.sport = flow.icmp_id;
+    if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kEchoId};
+    return std::nullopt;
+  }
+  if (flow.protocol != Protocol::kTcp && flow.protocol != Protocol::kUdp) return std::nullopt;
   key.proto = flow.protocol == Protocol::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
   key.sport = flow.src_port;
   key.dport = flow.dst_port;
   key.family = PutAddress(flow.dst, key.daddr);
   PutAddress(flow.src, key.saddr);
-  const int fd = bpf_map__fd(skel_->maps.flows);
-  pk_flow_owner owner{};
   if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kExact};
   std::memset(key.saddr, 0, sizeof(key.saddr));
   if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kSourceWildcard};
@@ -135,10 +149,44 @@ std::optional<FlowOwner> FlowOwnerMap::LookupCookie(uint64_t cookie) const {
   return FromKernel(owner);
 }
 
+namespace {
+
+// Entries present in a hash map (walks its keys; bounded by the map's capacity).
+template <typename Key>
+uint64_t CountEntries(const bpf_map* map) {
+  const int fd = bpf_map__fd(map);
+  const uint64_t limit = bpf_map__max_entries(map) + 1ull;
+  Key key{}, next{};
+  uint64_t n = 0;
+  for (int err = bpf_map_get_next_key(fd, nullptr, &next); err == 0 && n < limit;
+       err = bpf_map_get_next_key(fd, &key, &next)) {
+    key = next;
+    ++n;
+  }
+  return n;
+}
+
+// Keys that left an LRU map without being deleted: evicted (never negative).
+uint64_t Evicted(uint64_t inserted, uint64_t deleted, uint64_t present) {
+  return inserted > deleted + present ? inserted - deleted - present : 0;
+}
+
+}  // namespace
+
 FlowOwnerCounters FlowOwnerMap::counters() const {
   const auto load = [this](int i) { return __atomic_load_n(&skel_->bss->flow_stats[i], __ATOMIC_RELAXED); };
-  return FlowOwnerCounters{load(PK_FLOW_STAT_WRITTEN), load(PK_FLOW_STAT_INSERTED),
-                           load(PK_FLOW_STAT_COOKIE_WRITTEN), load(PK_FLOW_STAT_UPDATE_FAILED)};
+  FlowOwnerCounters c;
+  c.written = load(PK_FLOW_STAT_WRITTEN);
+  c.inserted = load(PK_FLOW_STAT_INSERTED);
+  c.cookies_written = load(PK_FLOW_STAT_COOKIE_WRITTEN);
+  c.update_failed = load(PK_FLOW_STAT_UPDATE_FAILED);
+  c.cookies_inserted = load(PK_FLOW_STAT_COOKIE_INSERTED);
+  c.cookies_deleted = load(PK_FLOW_STAT_COOKIE_DELETED);
+  c.flow_entries = CountEntries<pk_flow_key>(skel_->maps.flows);
+  c.cookie_entries = CountEntries<uint64_t>(skel_->maps.cookies);
+  c.flow_evicted = Evicted(c.inserted, 0, c.flow_entries);
+  c.cookie_evicted = Evicted(c.cookies_inserted, c.cookies_deleted, c.cookie_entries);
+  return c;
 }
 
 Result<std::unique_ptr<FlowOwnerAttributor>> FlowOwnerAttributor::Create(std::unique_ptr<FlowOwnerMap> map,
@@ -166,12 +214,27 @@ std::optional<ProcessInfo> FlowOwnerAttributor::Resolve(const FlowOwner& owner) 
   return std::nullopt;
 }
 
+std::optional<FlowOwnerHit> FlowOwnerAttributor::WaitForEchoOwner(const Flow& flow) {
+  // A ping socket's entry is written right after its send returns, which can be a moment after
+  // the packet was queued: wait for it, bounded.
+  ++counters_.echo_waits;
+  const uint64_t deadline = MonotonicNs() + static_cast<uint64_t>(options_.send_wait.count()) * 1000000ull;
+  while (MonotonicNs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (auto hit = map_->Lookup(flow)) return hit;
+  }
+  return std::nullopt;
+}
+
 std::optional<Attribution> FlowOwnerAttributor::FromFlowMap(const Flow& flow) {
   auto hit = map_->Lookup(flow);
+  if (!hit && IsEchoRequest(flow)) hit = WaitForEchoOwner(flow);
   if (!hit) return std::nullopt;
   auto info = Resolve(hit->owner);
   if (!info) return std::nullopt;
-  ++(hit->match == FlowKeyMatch::kExact ? counters_.flow_exact : counters_.flow_wildcard);
+  ++(hit->match == FlowKeyMatch::kExact           ? counters_.flow_exact
+     : hit->match == FlowKeyMatch::kSourceWildcard ? counters_.flow_wildcard
+                                                   : counters_.flow_echo);
   Attribution out;
   out.kind = AttributionKind::kProcess;
   out.uid = flow.uid;
@@ -201,7 +264,9 @@ Attribution FlowOwnerAttributor::Attribute(const Flow& flow) {
     }
   }
   // A connected UDP socket closed meanwhile: its send had already written the flow map.
-  if (auto found = FromFlowMap(flow)) return std::move(*found);
+  if (!IsEchoRequest(flow)) {
+    if (auto found = FromFlowMap(flow)) return std::move(*found);
+  }
   ++counters_.fallback;
   return fallback_->Attribute(flow);
 }
@@ -209,11 +274,14 @@ Attribution FlowOwnerAttributor::Attribute(const Flow& flow) {
 void FlowOwnerAttributor::LogCounters() const {
   const FlowOwnerCounters k = map_->counters();
   PLOG(kInfo) << "flow attribution counters: bpf_flow_exact=" << counters_.flow_exact
-              << " bpf_flow_wildcard=" << counters_.flow_wildcard << " bpf_cookie=" << counters_.cookie
-              << " fallback=" << counters_.fallback << " store_waits=" << counters_.store_waits
-              << " store_misses=" << counters_.store_misses << " kernel_written=" << k.written
-              << " kernel_new_keys=" << k.inserted << " kernel_cookies=" << k.cookies_written
-              << " kernel_update_failed=" << k.update_failed;
+              << " bpf_flow_wildcard=" << counters_.flow_wildcard << " bpf_flow_echo=" << counters_.flow_echo
+              << " bpf_cookie=" << counters_.cookie << " fallback=" << counters_.fallback
+              << " store_waits=" << counters_.store_waits << " store_misses=" << counters_.store_misses
+              << " echo_waits=" << counters_.echo_waits << " kernel_written=" << k.written
+              << " kernel_update_failed=" << k.update_failed << " flow_map: new_keys=" << k.inserted
+              << " entries=" << k.flow_entries << " evicted=" << k.flow_evicted
+              << " cookie_map: written=" << k.cookies_written << " new_keys=" << k.cookies_inserted
+              << " deleted=" << k.cookies_deleted << " entries=" << k.cookie_entries << " evicted=" << k.cookie_evicted;
 }
 
 }  // namespace picket

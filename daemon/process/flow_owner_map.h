@@ -1,14 +1,16 @@
 // FlowOwnerMap and FlowOwnerAttributor: exact flow attribution from the kernel.
 //
 // FlowOwnerMap loads bpf/flow_owner.bpf.c and attaches it to the cgroup2 hierarchy (root of the
-// cgroup2 mount: connect4/6, sendmsg4/6, sockops; plus tp_btf/sock_send_length; multi-attach bpf_links owned by this object — never pinned, so they are detached
+// cgroup2 mount: connect4/6, sendmsg4/6, sockops, sock_release; plus
+// tp_btf/sock_send_length; multi-attach bpf_links owned by this object — never pinned, so they are detached
 // when it is destroyed or the process exits). The programs record, in the sending task's context
 // and before the packet reaches netfilter, flow (netns cookie, proto, saddr, daddr, sport, dport)
 // → owner {tgid, start time, uid, cgroup id} and socket cookie → owner. Lookups read the maps.
 //
 // FlowOwnerAttributor answers a queued flow in this order:
 //   1. no uid on the packet                                   → the fallback's "kernel" answer;
-//   2. flow map, exact key, then the source-address wildcard  → method "bpf-flow";
+//   2. flow map, exact key, then the source-address wildcard  → method "bpf-flow" (ICMP echo
+//      request: the ping socket's identifier, waiting up to options.send_wait for its entry);
 //   3. sock_diag exact lookup → socket cookie → cookie map    → method "bpf-cookie"; then the flow
 //      map once more (a connected UDP socket closed meanwhile had its tuple written at send);
 //   4. the fallback attributor (sock_diag + /proc fd scan + store), its own method name.
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -46,19 +49,31 @@ struct FlowOwner {
   uint64_t cgroup_id = 0;
 };
 
-enum class FlowKeyMatch : uint8_t { kExact, kSourceWildcard };
+enum class FlowKeyMatch : uint8_t { kExact, kSourceWildcard, kEchoId };
 
 struct FlowOwnerHit {
   FlowOwner owner;
   FlowKeyMatch match = FlowKeyMatch::kExact;
 };
 
+// The programs' counters, plus what the maps hold now. Evictions (LRU overflow) are derived:
+// new keys - deleted - entries present; a key inserted by two CPUs at once counts twice, so the
+// figure may be one too high per such race, never too low.
 struct FlowOwnerCounters {
-  uint64_t written = 0;        // flow entries written by the programs
-  uint64_t inserted = 0;       // of which new keys
-  uint64_t cookies_written = 0;
-  uint64_t update_failed = 0;  // kernel map updates that failed
+  uint64_t written = 0;          // flow entries written by the programs
+  uint64_t inserted = 0;         // of which new keys
+  uint64_t cookies_written = 0;  // socket cookie entries written (at connect)
+  uint64_t update_failed = 0;    // kernel map updates that failed
+  uint64_t cookies_inserted = 0; // of which new keys
+  uint64_t cookies_deleted = 0;  // deleted at sock_release
+  uint64_t flow_entries = 0;     // entries present in the flow map now
+  uint64_t cookie_entries = 0;   // entries present in the cookie map now
+  uint64_t flow_evicted = 0;     // flow keys evicted by the LRU (inserted - present)
+  uint64_t cookie_evicted = 0;   // cookie keys evicted by the LRU (inserted - deleted - present)
 };
+
+// True for an ICMP / ICMPv6 echo request (looked up by the ping socket's identifier).
+bool IsEchoRequest(const Flow& flow);
 
 class FlowOwnerMap {
  public:
@@ -69,12 +84,16 @@ class FlowOwnerMap {
   FlowOwnerMap& operator=(const FlowOwnerMap&) = delete;
 
   // The owner of `flow` (outbound, as queued in this process's network namespace): exact key, then
-  // the source-address wildcard. nullopt when neither is recorded.
+  // the source-address wildcard; an echo request by its identifier. nullopt when not recorded.
   std::optional<FlowOwnerHit> Lookup(const Flow& flow) const;
   // The owner stamped on socket `cookie` at connect(), if any.
   std::optional<FlowOwner> LookupCookie(uint64_t cookie) const;
 
   uint64_t netns_cookie() const { return netns_cookie_; }
+  // Reads the programs' counters and walks both maps to count their entries (O(entries): for
+  // the stop log and benchmarks, not per packet).
+  // The cgroup2 directory the programs are attached to.
+  const std::string& cgroup_path() const { return cgroup_path_; }
   FlowOwnerCounters counters() const;
 
  private:
@@ -82,12 +101,14 @@ class FlowOwnerMap {
   Status Attach(int cgroup_fd);
 
   flow_owner_bpf* skel_ = nullptr;
-  bpf_link* links_[6] = {};
+  bpf_link* links_[7] = {};
   uint64_t netns_cookie_ = 0;
+  std::string cgroup_path_;
 };
 
 struct FlowOwnerAttributorOptions {
   std::chrono::milliseconds store_wait{30};  // bounded re-drain for an owner not yet in the store
+  std::chrono::milliseconds send_wait{20};   // bounded wait for a ping socket's after-send entry
 };
 
 class FlowOwnerAttributor final : public Attributor {
@@ -106,10 +127,12 @@ class FlowOwnerAttributor final : public Attributor {
   struct Counters {
     uint64_t flow_exact = 0;        // answered from an exact flow key
     uint64_t flow_wildcard = 0;     // answered from the source-address wildcard key
+    uint64_t flow_echo = 0;         // answered from a ping socket's echo identifier
     uint64_t cookie = 0;            // answered through sock_diag → cookie
     uint64_t fallback = 0;          // handed to the fallback attributor
     uint64_t store_waits = 0;       // owner not in the store at first: re-drained
     uint64_t store_misses = 0;      // owner still unknown after the wait (went to the next step)
+    uint64_t echo_waits = 0;        // echo request not in the flow map at first: waited (send_wait)
   };
   const Counters& counters() const { return counters_; }
   const FlowOwnerMap& map() const { return *map_; }
@@ -122,6 +145,8 @@ class FlowOwnerAttributor final : public Attributor {
         options_(options) {}
   // The store's process for `owner`, waiting (bounded) for its events; nullopt when still unknown.
   std::optional<ProcessInfo> Resolve(const FlowOwner& owner);
+  // An echo request's entry, polled until options_.send_wait has passed.
+  std::optional<FlowOwnerHit> WaitForEchoOwner(const Flow& flow);
   // Step 2: the flow map's owner, if recorded and known to the store.
   std::optional<Attribution> FromFlowMap(const Flow& flow);
 

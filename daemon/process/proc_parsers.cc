@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <tuple>
 
 namespace picket {
 namespace {
@@ -209,6 +210,81 @@ ExeLink SplitDeletedSuffix(std::string_view link) {
     return ExeLink{std::string(link.substr(0, link.size() - kSuffix.size())), true};
   }
   return ExeLink{std::string(link), false};
+}
+
+namespace {
+
+// Next space-separated field of `line` from `pos`; empty when there is none.
+std::string_view NextField(std::string_view line, size_t& pos) {
+  while (pos < line.size() && line[pos] == ' ') ++pos;
+  const size_t start = pos;
+  while (pos < line.size() && line[pos] != ' ') ++pos;
+  return line.substr(start, pos - start);
+}
+
+// Decodes the kernel's "\ooo" escapes of a mountinfo path; nullopt when an escape is malformed.
+std::optional<std::string> UnescapeMountPath(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 3 >= text.size()) return std::nullopt;  // "\ooo" needs three digits
+    unsigned value = 0;
+    for (size_t k = 1; k <= 3; ++k) {
+      const char c = text[i + k];
+      if (c < '0' || c > '7') return std::nullopt;
+      value = value * 8 + static_cast<unsigned>(c - '0');
+    }
+    if (value > 0xff) return std::nullopt;
+    out.push_back(static_cast<char>(value));
+    i += 3;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<MountEntry> ParseMountinfoLine(std::string_view line) {
+  size_t pos = 0;
+  const std::string_view names[] = {"mount id", "parent id", "major:minor", "root", "mount point", "mount options"};
+  std::string_view fields[6];
+  for (size_t i = 0; i < 6; ++i) {
+    fields[i] = NextField(line, pos);
+    if (fields[i].empty()) return Error{"mountinfo: missing field '" + std::string(names[i]) + "'"};
+  }
+  for (std::string_view optional = NextField(line, pos); optional != "-"; optional = NextField(line, pos)) {
+    if (optional.empty()) return Error{"mountinfo: no '-' separator before the filesystem type"};
+  }
+  const std::string_view fstype = NextField(line, pos);
+  if (fstype.empty()) return Error{"mountinfo: missing field 'filesystem type'"};
+  MountEntry entry;
+  for (const auto& [text, name, out] : {std::tuple{fields[3], "root", &entry.root},
+                                        std::tuple{fields[4], "mount point", &entry.mount_point}}) {
+    auto path = UnescapeMountPath(text);
+    if (!path) return Error{"mountinfo: " + std::string(name) + " '" + std::string(text) + "' has a malformed \\ooo escape"};
+    *out = std::move(*path);
+  }
+  if (entry.mount_point[0] != '/') return Error{"mountinfo: mount point '" + std::string(fields[4]) + "' is not an absolute path"};
+  entry.fstype = std::string(fstype);
+  return entry;
+}
+
+Result<std::optional<std::string>> FindCgroup2MountPoint(std::string_view mountinfo) {
+  size_t pos = 0;
+  for (size_t number = 1; pos < mountinfo.size(); ++number) {
+    size_t end = mountinfo.find('\n', pos);
+    if (end == std::string_view::npos) end = mountinfo.size();
+    const std::string_view line = mountinfo.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) continue;
+    auto entry = ParseMountinfoLine(line);
+    if (!entry.ok()) return Error{entry.error().message + " (line " + std::to_string(number) + ")"};
+    if (entry->fstype == "cgroup2" && entry->root == "/") return std::optional<std::string>(entry->mount_point);
+  }
+  return std::optional<std::string>();
 }
 
 }  // namespace picket

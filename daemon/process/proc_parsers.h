@@ -1,5 +1,6 @@
 // Pure parsers for the /proc files that attribution reads: /proc/PID/stat, /proc/PID/status,
-// /proc/PID/cmdline, fd link targets ("socket:[N]") and exe link targets (" (deleted)" suffix).
+// /proc/PID/cmdline, /proc/PID/mountinfo, fd link targets ("socket:[N]") and exe link targets
+// (" (deleted)" suffix).
 //
 // Each takes the bytes already read (never a path), never reads past them, and rejects malformed
 // input with an Error naming the field. No state; thread-safe.
@@ -77,5 +78,23 @@ struct ExeLink {
   bool deleted_suffix = false;
 };
 ExeLink SplitDeletedSuffix(std::string_view link);
+
+// One line of /proc/PID/mountinfo (proc(5)): "ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...]
+// - FSTYPE SOURCE SUPER_OPTIONS". ROOT and MOUNT_POINT have the kernel's octal escapes (\040 space,
+// \011 tab, \012 newline, \134 backslash) decoded.
+struct MountEntry {
+  std::string root;         // the mounted directory inside its filesystem ("/" = the whole fs; nsfs
+                            // mounts show "net:[4026532177]")
+  std::string mount_point;  // absolute path in the reader's mount namespace
+  std::string fstype;
+};
+
+// Parses one line (no trailing newline). Error naming the field when a field is missing, the
+// "-" separator is absent, the mount point is not absolute or an escape is malformed.
+Result<MountEntry> ParseMountinfoLine(std::string_view line);
+
+// The mount point of the first cgroup2 mount of the whole hierarchy (ROOT "/") in a mountinfo
+// file; nullopt when there is none. Error (naming the line number) when a line is malformed.
+Result<std::optional<std::string>> FindCgroup2MountPoint(std::string_view mountinfo);
 
 }  // namespace picket

@@ -25,5 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (total > size) __builtin_trap();
   (void)picket::ParseSocketLink(bytes);
   (void)picket::SplitDeletedSuffix(bytes);
+  auto mount_point = picket::FindCgroup2MountPoint(bytes);
+  if (mount_point.ok() && mount_point->has_value() && (*mount_point)->size() > size) __builtin_trap();
   return 0;
 }

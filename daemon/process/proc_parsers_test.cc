@@ -204,5 +204,101 @@ TEST(ParseCgroupPathTest, PrefersTheV2LineElseSystemd) {
   EXPECT_EQ(ParseCgroupPath(""), std::nullopt);
 }
 
+
+// Lines as this machine's kernel writes them (hybrid layout: cgroup2 under /sys/fs/cgroup/unified).
+constexpr std::string_view kHybridMountinfo =
+    "23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime shared:9 - cgroup cgroup rw,name=systemd\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:10 master:3 - cgroup2 cgroup2 rw\n";
+
+TEST(ParseMountinfoLineTest, ReadsRootMountPointAndTypeAfterOptionalFields) {
+  auto entry = ParseMountinfoLine("41 31 0:38 / /sys/fs/cgroup/unified rw,relatime shared:10 master:3 - cgroup2 cgroup2 rw");
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  EXPECT_EQ(entry->root, "/");
+  EXPECT_EQ(entry->mount_point, "/sys/fs/cgroup/unified");
+  EXPECT_EQ(entry->fstype, "cgroup2");
+}
+
+TEST(ParseMountinfoLineTest, DecodesOctalEscapes) {
+  auto entry = ParseMountinfoLine(R"(50 1 0:40 /a\134b /mnt/with\040space\011tab rw - cgroup2 none rw)");
+  ASSERT_TRUE(entry.ok()) << entry.error().message;
+  EXPECT_EQ(entry->root, "/a\\b");
+  EXPECT_EQ(entry->mount_point, "/mnt/with space\ttab");
+}
+
+TEST(ParseMountinfoLineTest, RejectsMalformedLinesWithAReason) {
+  const struct {
+    std::string_view line;
+    std::string_view reason;
+  } cases[] = {
+      {"", "missing field 'mount id'"},
+      {"41 31 0:38 /", "missing field 'mount point'"},
+      {"41 31 0:38 / /sys", "missing field 'mount options'"},
+      {"41 31 0:38 / /sys rw shared:1", "no '-' separator"},
+      {"41 31 0:38 / /sys rw -", "missing field 'filesystem type'"},
+      {"41 31 0:38 / sys rw - cgroup2 cgroup2 rw", "mount point 'sys' is not an absolute path"},
+      {R"(41 31 0:38 / /sys\04 rw - cgroup2 cgroup2 rw)", R"(mount point '/sys\04' has a malformed)"},
+      {R"(41 31 0:38 / /sys\9aa rw - cgroup2 cgroup2 rw)", "has a malformed"},
+      {R"(41 31 0:38 /\777 /sys rw - cgroup2 cgroup2 rw)", R"(root '/\777' has a malformed)"},
+      {"41 31 0:38 / /sys\\", "missing field 'mount options'"},
+  };
+  for (const auto& c : cases) {
+    auto entry = ParseMountinfoLine(c.line);
+    ASSERT_FALSE(entry.ok()) << c.line;
+    EXPECT_THAT(entry.error().message, ::testing::HasSubstr(std::string(c.reason))) << c.line;
+  }
+}
+
+TEST(FindCgroup2MountPointTest, HybridLayoutGivesTheUnifiedMount) {
+  auto found = FindCgroup2MountPoint(kHybridMountinfo);
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(*found, std::optional<std::string>("/sys/fs/cgroup/unified"));
+}
+
+TEST(FindCgroup2MountPointTest, SkipsMountsOfASubtreeAndNonCgroup2) {
+  auto found = FindCgroup2MountPoint(
+      "60 1 0:38 /system.slice /container/cgroup rw - cgroup2 cgroup2 rw\n"
+      "61 1 0:39 / /fake rw - cgroup cgroup2 rw\n"
+      "62 1 0:38 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate");
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(*found, std::optional<std::string>("/sys/fs/cgroup"));
+}
+
+TEST(FindCgroup2MountPointTest, NoneUnderIpNetnsExec) {
+  auto found = FindCgroup2MountPoint(
+      "48 45 0:39 / /sys rw,relatime - sysfs picket-x rw\n\n"
+      "583 29 0:4 net:[4026532177] /run/netns/picket-x rw shared:288 - nsfs nsfs rw\n");
+  ASSERT_TRUE(found.ok()) << found.error().message;
+  EXPECT_EQ(*found, std::nullopt);
+  auto empty = FindCgroup2MountPoint("");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*empty, std::nullopt);
+}
+
+TEST(FindCgroup2MountPointTest, MalformedLineIsRejectedWithItsNumber) {
+  auto found = FindCgroup2MountPoint("23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\ngarbage\n");
+  ASSERT_FALSE(found.ok());
+  EXPECT_THAT(found.error().message, ::testing::HasSubstr("(line 2)"));
+}
+
+TEST(FindCgroup2MountPointTest, ArbitraryBytesNeverCrash) {
+  std::string bytes;
+  uint32_t x = 12345;
+  for (int round = 0; round < 2000; ++round) {
+    bytes.clear();
+    const size_t n = x % 200;
+    for (size_t i = 0; i < n; ++i) {
+      x = x * 1103515245u + 12345u;
+      const char alphabet[] = "0123456789 /\\-\n:cgroup2rw";
+      bytes.push_back(alphabet[(x >> 16) % (sizeof(alphabet) - 1)]);
+    }
+    auto found = FindCgroup2MountPoint(bytes);
+    if (found.ok() && found->has_value()) {
+      EXPECT_LE((*found)->size(), bytes.size());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace picket

@@ -3,12 +3,16 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <algorithm>
+#include <cstring>
 #include <charconv>
 #include <string>
 
@@ -145,14 +149,76 @@ Result<std::vector<pid_t>> ListProcPids(int proc_dir) {
   return pids;
 }
 
-UniqueFd OpenCgroup2Root() {
-  for (const char* path : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
-    struct statfs fs {};
-    if (statfs(path, &fs) == 0 && static_cast<unsigned long>(fs.f_type) == CGROUP2_SUPER_MAGIC) {
-      return UniqueFd(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
-    }
+namespace {
+
+constexpr size_t kMountinfoBytes = 4 << 20;
+
+// The whole of a seq_file such as mountinfo (a short read is not its end: read until 0).
+Result<std::string> ReadSeqFile(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Error::FromErrno("open " + path);
+  std::string text;
+  char buf[8192];
+  while (text.size() < max_bytes) {
+    const ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno("read " + path);
+    if (n == 0) return text;
+    text.append(buf, static_cast<size_t>(n));
   }
-  return UniqueFd();
+  return Error{path + ": longer than " + std::to_string(max_bytes) + " bytes"};
+}
+
+// The cgroup2 root listed in our own mountinfo.
+Result<Cgroup2Root> VisibleCgroup2Mount() {
+  const std::string where = "/proc/self/mountinfo";
+  auto text = ReadSeqFile(where, kMountinfoBytes);
+  if (!text.ok()) return text.error();
+  auto mount_point = FindCgroup2MountPoint(*text);
+  if (!mount_point.ok()) return Error{where + ": " + mount_point.error().message};
+  if (!mount_point->has_value()) return Error{where + ": no cgroup2 mount of the whole hierarchy"};
+  Cgroup2Root root{**mount_point, UniqueFd(open(mount_point->value().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC))};
+  if (!root.fd.valid()) return Error::FromErrno("open " + root.path + " (from " + where + ")");
+  struct statfs fs {};
+  if (fstatfs(root.fd.get(), &fs) != 0) return Error::FromErrno("fstatfs " + root.path);
+  if (static_cast<unsigned long>(fs.f_type) != CGROUP2_SUPER_MAGIC) return Error{root.path + " is not a cgroup2 filesystem"};
+  return root;
+}
+
+// No cgroup2 mount is visible (a process started by `ip netns exec` has a new /sys without the
+// cgroup mounts): mount the hierarchy on a fresh directory, keep an fd of its root, and detach the
+// mount at once — the fd keeps the hierarchy's root reachable, and nothing stays mounted.
+Result<Cgroup2Root> PrivateCgroup2Mount() {
+  char dir[] = "/tmp/picket-cgroup2-XXXXXX";
+  if (mkdtemp(dir) == nullptr) return Error::FromErrno("mkdtemp for a cgroup2 mount");
+  Cgroup2Root root{std::string("cgroup2 mounted privately (") + dir + ", detached)", UniqueFd()};
+  if (mount("cgroup2", dir, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    Error error = Error::FromErrno(std::string("mount cgroup2 on ") + dir);
+    rmdir(dir);
+    return error;
+  }
+  root.fd = UniqueFd(open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const int open_errno = errno;
+  umount2(dir, MNT_DETACH);
+  rmdir(dir);
+  if (!root.fd.valid()) return Error{std::string("open ") + dir + ": " + std::strerror(open_errno), open_errno};
+  return root;
+}
+
+}  // namespace
+
+Result<Cgroup2Root> FindCgroup2Root() {
+  auto own = VisibleCgroup2Mount();
+  if (own.ok()) return own;
+  auto mounted = PrivateCgroup2Mount();
+  if (mounted.ok()) return mounted;
+  return Error{"no cgroup2 hierarchy: " + own.error().message + "; " + mounted.error().message};
+}
+
+UniqueFd OpenCgroup2Root() {
+  auto root = FindCgroup2Root();
+  if (!root.ok()) return UniqueFd();
+  return std::move(root->fd);
 }
 
 std::optional<uint64_t> ProcfsLivenessProbe::StartTicks(pid_t tgid) {

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -46,7 +47,18 @@ UniqueFd OpenPidDir(int proc_dir, pid_t pid);
 // listed.
 Result<std::vector<pid_t>> ListProcPids(int proc_dir);
 
-// Directory fd of the cgroup2 mount (/sys/fs/cgroup or /sys/fs/cgroup/unified); invalid when none.
+// The root of the cgroup2 hierarchy: the mount found in /proc/self/mountinfo (fstype cgroup2, root
+// "/"); when none is visible (a process started by `ip netns exec` has its own /sys without the
+// cgroup mounts), cgroup2 mounted on a temporary directory, opened, and detached at once (nothing
+// stays mounted). `path` describes what was opened; the fd is an O_PATH directory.
+struct Cgroup2Root {
+  std::string path;
+  UniqueFd fd;
+};
+// Error naming each place looked at and why it did not serve.
+Result<Cgroup2Root> FindCgroup2Root();
+
+// FindCgroup2Root()'s fd; invalid when there is none.
 UniqueFd OpenCgroup2Root();
 
 class ProcfsLivenessProbe final : public LivenessProbe {

@@ -1,8 +1,8 @@
 /* picket_test_client: the program whose connections the end-to-end tests let through or block.
  *
- *   picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
+ *   picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
  *                      [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]
- *                      [--exit-after-send] [--sendto]
+ *                      [--exit-after-send] [--sendto] [--report-sport] [--fork-first] [--thread]
  *
  * TCP: connect (bounded by the timeout), send one line, wait for the same line back.
  * UDP: send one datagram, wait for the same datagram back.
@@ -19,6 +19,14 @@
  * (the SYN is on its way), UDP right after sending its one datagram — and the process exits at once;
  * the result line then reports `sent` and adds sport=N (the source port of the last attempt).
  * --sendto (UDP): send with sendto() on an unconnected socket instead of connect() + send().
+ * --report-sport: the result line adds sport=N (as with --exit-after-send) in every mode.
+ * --fork-first: the process forks at once and the parent exits; the child waits (up to 2 s) until
+ * it has been re-parented (its parent is gone), then does the attempts and prints the result line
+ * (its exit code is lost: read the result line).
+ * --thread: the attempts run on a second thread (not the main thread), which the main thread joins.
+ * icmp / icmp6: an ICMP echo request from a ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6; needs
+ * net.ipv4.ping_group_range to include the caller's group), then wait for the echo reply; PORT is
+ * ignored. The kernel sets the echo identifier (the socket's "port", reported as sport=N).
  *
  * Exit codes (of the first attempt that fails, 0 when all succeed):
  *   0 reached and echoed
@@ -37,6 +45,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +59,7 @@ enum Outcome { kOk = 0, kTimeout = 1, kRefused = 2, kError = 3, kUnresolved = 4 
 struct Options {
   int family;
   int socktype;
+  int protocol; /* 0, or IPPROTO_ICMP / IPPROTO_ICMPV6 for a ping socket */
   const char* proto_name;
   const char* host;
   int port;
@@ -61,6 +71,9 @@ struct Options {
   int resolver_tcp;
   int exit_after_send;
   int use_sendto;
+  int report_sport;
+  int fork_first;
+  int on_thread;
 };
 
 static int g_last_sport;
@@ -73,8 +86,9 @@ struct Attempt {
 
 static void Usage(void) {
   fprintf(stderr,
-          "usage: picket_test_client tcp|udp|tcp6|udp6 HOST PORT [--timeout-ms N] [--count N] "
-          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto]\n");
+          "usage: picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6 HOST PORT [--timeout-ms N] [--count N] "
+          "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto] "
+          "[--report-sport] [--fork-first] [--thread]\n");
 }
 
 static long long NowMs(void) {
@@ -94,6 +108,9 @@ static int ParseInt(const char* text, int min, int max, int* out) {
 
 static int ParseProto(const char* name, struct Options* o) {
   o->proto_name = name;
+  o->protocol = 0;
+  if (strcmp(name, "icmp") == 0) { o->family = AF_INET; o->socktype = SOCK_DGRAM; o->protocol = IPPROTO_ICMP; return 0; }
+  if (strcmp(name, "icmp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_DGRAM; o->protocol = IPPROTO_ICMPV6; return 0; }
   if (strcmp(name, "tcp") == 0) { o->family = AF_INET; o->socktype = SOCK_STREAM; return 0; }
   if (strcmp(name, "udp") == 0) { o->family = AF_INET; o->socktype = SOCK_DGRAM; return 0; }
   if (strcmp(name, "tcp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_STREAM; return 0; }
@@ -114,24 +131,29 @@ static int ParseArgs(int argc, char** argv, struct Options* o) {
   o->resolver_tcp = 0;
   o->exit_after_send = 0;
   o->use_sendto = 0;
+  o->report_sport = 0;
+  o->fork_first = 0;
+  o->on_thread = 0;
+  /* Flags without a value: each sets its field to 1. */
+  const struct {
+    const char* name;
+    int* field;
+  } switches[] = {
+      {"--wait-peer-close", &o->wait_peer_close}, {"--exit-after-send", &o->exit_after_send},
+      {"--sendto", &o->use_sendto},               {"--report-sport", &o->report_sport},
+      {"--fork-first", &o->fork_first},           {"--thread", &o->on_thread},
+      {"--resolver-tcp", &o->resolver_tcp},
+  };
   for (int i = 4; i < argc; i++) {
     const char* flag = argv[i];
-    if (strcmp(flag, "--wait-peer-close") == 0) {
-      o->wait_peer_close = 1;
-      continue;
+    int matched = 0;
+    for (size_t k = 0; k < sizeof(switches) / sizeof(switches[0]) && !matched; k++) {
+      if (strcmp(flag, switches[k].name) == 0) {
+        *switches[k].field = 1;
+        matched = 1;
+      }
     }
-    if (strcmp(flag, "--exit-after-send") == 0) {
-      o->exit_after_send = 1;
-      continue;
-    }
-    if (strcmp(flag, "--sendto") == 0) {
-      o->use_sendto = 1;
-      continue;
-    }
-    if (strcmp(flag, "--resolver-tcp") == 0) {
-      o->resolver_tcp = 1;
-      continue;
-    }
+    if (matched) continue;
     if (i + 1 >= argc) return -1;
     const char* value = argv[++i];
     int ok;
@@ -317,8 +339,54 @@ static struct Attempt Sent(int fd) {
   return a;
 }
 
+/* One echo request from a ping socket; waits for the reply unless --exit-after-send. */
+static struct Attempt PingAttempt(const struct Options* o, const struct sockaddr_storage* dst,
+                                  socklen_t dst_len, const char* payload, size_t payload_len) {
+  const long long deadline = NowMs() + o->timeout_ms;
+  int fd = socket(o->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
+  if (fd < 0) return Failure(errno, "socket");
+  unsigned char packet[8 + PATH_MAX + 64];
+  const size_t body = payload_len < sizeof(packet) - 8 ? payload_len : sizeof(packet) - 8;
+  memset(packet, 0, 8);
+  packet[0] = o->family == AF_INET ? 8 : 128; /* echo request; id and checksum: the kernel's */
+  packet[7] = 1;                              /* sequence 1 */
+  memcpy(packet + 8, payload, body);
+  struct Attempt result;
+  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)(8 + body)) {
+    result = Failure(errno, "sendto");
+    close(fd);
+    return result;
+  }
+  g_last_sport = LocalPort(fd);
+  if (o->exit_after_send) return Sent(fd);
+  const unsigned char reply_type = o->family == AF_INET ? 0 : 129;
+  for (;;) {
+    int ready = WaitFor(fd, POLLIN, deadline);
+    if (ready <= 0) {
+      result = ready == 0 ? TimedOut() : Failure(errno, "poll");
+      break;
+    }
+    unsigned char reply[sizeof(packet)];
+    ssize_t n = recv(fd, reply, sizeof(reply), 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) {
+      result = Failure(errno, "recv");
+      break;
+    }
+    if (n >= 8 && reply[0] == reply_type) {
+      result.outcome = kOk;
+      result.err = 0;
+      result.what = "ok";
+      break;
+    }
+  }
+  close(fd);
+  return result;
+}
+
 static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_storage* dst,
                                  socklen_t dst_len, const char* payload, size_t payload_len) {
+  if (o->protocol != 0) return PingAttempt(o, dst, dst_len, payload, payload_len);
   const long long deadline = NowMs() + o->timeout_ms;
   int fd = socket(o->family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Failure(errno, "socket");
@@ -347,10 +415,8 @@ static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_
     close(fd);
     return result;
   }
-  if (o->socktype == SOCK_STREAM && o->exit_after_send) {
-    g_last_sport = LocalPort(fd);
-    return Sent(fd);
-  }
+  g_last_sport = LocalPort(fd); /* TCP: chosen by connect(); connected UDP: bound by connect() */
+  if (o->socktype == SOCK_STREAM && o->exit_after_send) return Sent(fd);
   if (o->socktype == SOCK_STREAM) {
     int ready = WaitFor(fd, POLLOUT, deadline);
     if (ready <= 0) {
@@ -371,10 +437,7 @@ static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_
     close(fd);
     return result;
   }
-  if (o->exit_after_send) {
-    g_last_sport = LocalPort(fd);
-    return Sent(fd);
-  }
+  if (o->exit_after_send) return Sent(fd);
   result = ReadEcho(fd, payload, payload_len, deadline);
   if (result.outcome == kOk && o->wait_peer_close && o->socktype == SOCK_STREAM) {
     result = WaitPeerClose(fd, deadline);
@@ -400,6 +463,60 @@ static void SelfPath(char* out, size_t size) {
   out[n] = '\0';
 }
 
+/* The attempts of one run and their outcome. */
+struct Run {
+  const struct Options* o;
+  const struct sockaddr_storage* dst;
+  socklen_t dst_len;
+  struct Attempt first_failure;
+  int ok;
+};
+
+static void RunAttempts(struct Run* run) {
+  char self[PATH_MAX];
+  SelfPath(self, sizeof(self));
+  run->first_failure.outcome = kOk;
+  run->first_failure.err = 0;
+  run->first_failure.what = "ok";
+  for (int i = 0; i < run->o->count; i++) {
+    char payload[PATH_MAX + 64];
+    int len = snprintf(payload, sizeof(payload), "%s %d %d\n", self, (int)getpid(), i);
+    struct Attempt a = OneAttempt(run->o, run->dst, run->dst_len, payload, (size_t)len);
+    if (a.outcome == kOk) {
+      run->ok++;
+    } else if (run->first_failure.outcome == kOk) {
+      run->first_failure = a;
+    }
+  }
+}
+
+static void* RunAttemptsOnThread(void* run) {
+  RunAttempts((struct Run*)run);
+  return NULL;
+}
+
+/* --fork-first: the parent exits at once; returns 0 in the child once it has been re-parented. */
+static int ForkFirst(void) {
+  const pid_t parent = getpid();
+  fflush(stdout);
+  const pid_t child = fork();
+  if (child < 0) {
+    fprintf(stderr, "picket_test_client: fork: %s\n", strerror(errno));
+    return -1;
+  }
+  if (child > 0) _exit(kOk);
+  const long long deadline = NowMs() + 2000;
+  while (getppid() == parent) {
+    if (NowMs() > deadline) {
+      fprintf(stderr, "picket_test_client: parent %d did not exit within 2 s\n", (int)parent);
+      return -1;
+    }
+    struct timespec pause = {0, 200000};
+    nanosleep(&pause, NULL);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   struct Options o;
   if (ParseArgs(argc, argv, &o) != 0) {
@@ -422,27 +539,30 @@ int main(int argc, char** argv) {
             o.family == AF_INET ? '4' : '6');
     return kError;
   }
-  char self[PATH_MAX];
-  SelfPath(self, sizeof(self));
+  if (o.fork_first && ForkFirst() != 0) return kError;
+  struct Run run;
+  memset(&run, 0, sizeof(run));
+  run.o = &o;
+  run.dst = &dst;
+  run.dst_len = dst_len;
   const long long start = NowMs();
-  struct Attempt first_failure = {kOk, 0, "ok"};
-  int ok = 0;
-  for (int i = 0; i < o.count; i++) {
-    char payload[PATH_MAX + 64];
-    int len = snprintf(payload, sizeof(payload), "%s %d %d\n", self, (int)getpid(), i);
-    struct Attempt a = OneAttempt(&o, &dst, dst_len, payload, (size_t)len);
-    if (a.outcome == kOk) {
-      ok++;
-    } else if (first_failure.outcome == kOk) {
-      first_failure = a;
+  if (o.on_thread) {
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, RunAttemptsOnThread, &run) != 0 || pthread_join(thread, NULL) != 0) {
+      fprintf(stderr, "picket_test_client: cannot run the attempts on a thread\n");
+      return kError;
     }
+  } else {
+    RunAttempts(&run);
   }
+  const struct Attempt first_failure = run.first_failure;
+  const int ok = run.ok;
   const char* open_bracket = o.family == AF_INET6 ? "[" : "";
   const char* close_bracket = o.family == AF_INET6 ? "]" : "";
   const char* outcome = o.exit_after_send && first_failure.outcome == kOk ? "sent" : OutcomeName(&first_failure);
   printf("result=%s proto=%s dst=%s%s%s:%d ok=%d/%d elapsed_ms=%lld", outcome, o.proto_name, open_bracket, o.host,
          close_bracket, o.port, ok, o.count, NowMs() - start);
-  if (o.exit_after_send) printf(" sport=%d", g_last_sport);
+  if (o.exit_after_send || o.report_sport) printf(" sport=%d", g_last_sport);
   if (first_failure.err != 0) {
     printf(" errno=%s at=%s", strerrorname_np(first_failure.err), first_failure.what);
   } else if (first_failure.outcome == kError) {
