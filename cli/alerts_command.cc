@@ -24,21 +24,11 @@ int RunAlerts(const std::vector<std::string>& args) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  long long count = -1;
-  for (size_t i = 0; i < options.rest.size(); ++i) {
-    char* end = nullptr;
-    if (options.rest[i] == "--count" && i + 1 < options.rest.size()) {
-      count = std::strtoll(options.rest[++i].c_str(), &end, 10);
-      if (*end == '\0' && count >= 1) continue;
-      std::fprintf(stderr, "picket alerts: --count: expected a positive integer, got '%s'\n", options.rest[i].c_str());
-      return 2;
-    }
-    std::fprintf(stderr, "picket alerts: unexpected argument '%s'\n%s", options.rest[i].c_str(), kHelp);
-    return 2;
-  }
+  const std::optional<long long> count = ParseStreamCount("alerts", options.rest, kHelp);
+  if (!count) return 2;
   auto client = ConnectOrReport("alerts", options.socket);
   if (!client) return 1;
-  return StreamTopic("alerts", *client, ui::Topic::kAlerts, count, [&options](const ui::Message& message) {
+  return StreamTopic("alerts", *client, ui::Topic::kAlerts, *count, [&options](const ui::Message& message) {
     const auto* alert = std::get_if<ui::Alert>(&message);
     if (alert == nullptr) return false;
     if (options.json) {

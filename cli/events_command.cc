@@ -20,8 +20,6 @@ constexpr const char* kHelp =
     "N decisions were printed (--count). --json prints each event as one JSON object per line\n"
     "(the `event` object of ui-protocol/PROTOCOL.md). Past decisions: `picket log`.\n";
 
-constexpr std::chrono::milliseconds kTimeout{5000};
-
 void PrintText(const ui::DecisionEvent& e) {
   std::string who = e.path.value_or("?");
   if (e.pid) who += " pid " + std::to_string(*e.pid);
@@ -33,35 +31,17 @@ void PrintText(const ui::DecisionEvent& e) {
 }
 
 int RunEvents(const std::vector<std::string>& args) {
-  bool json = false;
-  long long count = -1;
-  std::string socket = kDefaultUiSocket;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--json") {
-      json = true;
-    } else if (args[i] == "--socket" && i + 1 < args.size()) {
-      socket = args[++i];
-    } else if (args[i] == "--count" && i + 1 < args.size()) {
-      char* end = nullptr;
-      count = std::strtoll(args[++i].c_str(), &end, 10);
-      if (*end != '\0' || count < 1) {
-        std::fprintf(stderr, "picket events: --count: expected a positive integer, got '%s'\n", args[i].c_str());
-        return 2;
-      }
-    } else if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "picket events: unexpected argument '%s'\n%s", args[i].c_str(), kHelp);
-      return 2;
-    }
+  const SocketOptions options = ParseSocketOptions(args);
+  if (options.help) {
+    std::fputs(kHelp, stdout);
+    return 0;
   }
-  auto client = UiClient::Connect(socket, kTimeout);
-  if (!client.ok()) {
-    std::fprintf(stderr, "picket events: %s\n", client.error().message.c_str());
-    return 1;
-  }
-  return StreamTopic("events", *client, ui::Topic::kEvents, count, [json](const ui::Message& message) {
+  const std::optional<long long> count = ParseStreamCount("events", options.rest, kHelp);
+  if (!count) return 2;
+  auto client = ConnectOrReport("events", options.socket);
+  if (!client) return 1;
+  const bool json = options.json;
+  return StreamTopic("events", *client, ui::Topic::kEvents, *count, [json](const ui::Message& message) {
     const auto* event = std::get_if<ui::DecisionEvent>(&message);
     if (event == nullptr) return false;
     if (json) {

@@ -22,45 +22,27 @@ constexpr const char* kHelp =
 constexpr std::chrono::milliseconds kTimeout{5000};
 
 int RunStatus(const std::vector<std::string>& args) {
-  bool json = false;
-  std::string socket = kDefaultUiSocket;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--json") {
-      json = true;
-    } else if (args[i] == "--socket" && i + 1 < args.size()) {
-      socket = args[++i];
-    } else if (args[i] == "--help" || args[i] == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    } else {
-      std::fprintf(stderr, "picket status: unexpected argument '%s'\n%s", args[i].c_str(), kHelp);
-      return 2;
-    }
+  const SocketOptions options = ParseSocketOptions(args);
+  if (options.help) {
+    std::fputs(kHelp, stdout);
+    return 0;
   }
-  auto client = UiClient::Connect(socket, kTimeout);
-  if (!client.ok()) {
-    std::fprintf(stderr, "picket status: %s\n", client.error().message.c_str());
+  if (!options.rest.empty()) {
+    std::fprintf(stderr, "picket status: unexpected argument '%s'\n%s", options.rest.front().c_str(), kHelp);
+    return 2;
+  }
+  auto client = ConnectOrReport("status", options.socket);
+  if (!client) return 1;
+  auto status = CallForData(*client, ui::StatusRequest{1}, kTimeout);
+  if (!status.ok()) {
+    std::fprintf(stderr, "picket status: %s\n", status.error().message.c_str());
     return 1;
   }
-  auto reply = client->Call(ui::StatusRequest{1}, kTimeout);
-  if (!reply.ok()) {
-    std::fprintf(stderr, "picket status: %s\n", reply.error().message.c_str());
-    return 1;
-  }
-  if (auto* error = std::get_if<ui::ErrorReply>(&*reply)) {
-    std::fprintf(stderr, "picket status: %s\n", DescribeError(*error).c_str());
-    return 1;
-  }
-  auto* result = std::get_if<ui::ResultReply>(&*reply);
-  if (result == nullptr) {
-    std::fprintf(stderr, "picket status: unexpected %s reply\n", std::string(ui::TypeName(*reply)).c_str());
-    return 1;
-  }
-  QJsonObject data = result->data;
+  QJsonObject data = std::move(*status);
   const ui::Hello& hello = client->server_hello();
   data["server"] = QString::fromStdString(hello.server);
   data["role"] = QString::fromUtf8(ui::RoleName(hello.role.value_or(ui::Role::kReadOnly)).data());
-  if (json) {
+  if (options.json) {
     std::fputs(QJsonDocument(data).toJson(QJsonDocument::Compact).append('\n').constData(), stdout);
     return 0;
   }

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace picket::cli {
@@ -169,6 +170,24 @@ SocketOptions ParseSocketOptions(const std::vector<std::string>& args) {
     }
   }
   return options;
+}
+
+std::optional<long long> ParseStreamCount(const std::string& command, const std::vector<std::string>& rest,
+                                          const char* help) {
+  long long count = -1;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == "--count" && i + 1 < rest.size()) {
+      char* end = nullptr;
+      count = std::strtoll(rest[++i].c_str(), &end, 10);
+      if (*end == '\0' && count >= 1) continue;
+      std::fprintf(stderr, "picket %s: --count: expected a positive integer, got '%s'\n", command.c_str(),
+                   rest[i].c_str());
+      return std::nullopt;
+    }
+    std::fprintf(stderr, "picket %s: unexpected argument '%s'\n%s", command.c_str(), rest[i].c_str(), help);
+    return std::nullopt;
+  }
+  return count;
 }
 
 std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket) {

@@ -69,6 +69,12 @@ struct SocketOptions {
 };
 SocketOptions ParseSocketOptions(const std::vector<std::string>& args);
 
+// The --count N option of the streaming commands (the only option they take besides SocketOptions):
+// -1 when absent. On a bad value or another argument prints "picket COMMAND: why" (with `help`) and
+// returns nullopt.
+std::optional<long long> ParseStreamCount(const std::string& command, const std::vector<std::string>& rest,
+                                          const char* help);
+
 // Connects to `socket`; on failure prints "picket COMMAND: why" and returns nullopt.
 std::optional<UiClient> ConnectOrReport(const std::string& command, const std::string& socket);
 
