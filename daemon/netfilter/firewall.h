@@ -82,7 +82,8 @@ class Firewall {
   // a few milliseconds). Error when the ruleset cannot be read.
   virtual Result<bool> RulesPresent() = 0;
   // Installs the rules again with the same options, replacing whatever is left of them (the same
-  // atomic transaction as Install). Error as Install's; what was there before stays.
+  // atomic transaction as Install; the iptables backend redoes only the families whose rules are
+  // not intact). Error as Install's; what was there before stays.
   virtual Status Reinstall() = 0;
   virtual RuleChangeEvents change_events() const = 0;
 

@@ -101,12 +101,16 @@ Status Restore(IpFamily family, std::string_view what, const std::string& script
   return OkStatus();
 }
 
+Status InstallFamily(IpFamily family, const FirewallOptions& options, const IptablesPicketState& present) {
+  const std::string what = "installing " + std::string(FamilyName(family)) + " chains " +
+                           std::string(kIptablesQueueChain) + " and " + std::string(kIptablesRejectChain);
+  return Restore(family, what, BuildIptablesInstallScript(family, options, present));
+}
+
 Status InstallFamily(IpFamily family, const FirewallOptions& options) {
   auto present = ReadState(family);
   if (!present.ok()) return present.error();
-  const std::string what = "installing " + std::string(FamilyName(family)) + " chains " +
-                           std::string(kIptablesQueueChain) + " and " + std::string(kIptablesRejectChain);
-  return Restore(family, what, BuildIptablesInstallScript(family, options, *present));
+  return InstallFamily(family, options, *present);
 }
 
 Status RemoveFamily(IpFamily family) {
@@ -287,6 +291,17 @@ Status InstallIptablesRules(const FirewallOptions& options) {
   return OkStatus();
 }
 
+Status RepairIptablesRules(const FirewallOptions& options) {
+  for (IpFamily family : kFamilies) {
+    auto present = ReadState(family);
+    if (!present.ok()) return present.error();
+    if (IptablesRulesIntact(family, options, *present)) continue;
+    Status installed = InstallFamily(family, options, *present);
+    if (!installed.ok()) return installed.error();
+  }
+  return OkStatus();
+}
+
 Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason) {
   Status installed = InstallIptablesRules(options);
   if (!installed.ok()) return installed.error();
@@ -295,7 +310,7 @@ Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions&
   FirewallOps ops;
   ops.remove = [] { return RemoveIptablesRules(); };
   ops.present = [options] { return IptablesRulesPresent(options); };
-  ops.reinstall = [options] { return InstallIptablesRules(options); };
+  ops.reinstall = [options] { return RepairIptablesRules(options); };
   ops.change_events = nftables.ok() && *nftables ? RuleChangeEvents::kNfTables : RuleChangeEvents::kNone;
   return MakeInstalledFirewall("iptables", std::move(reason), std::move(ops));
 }

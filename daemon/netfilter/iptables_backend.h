@@ -78,6 +78,10 @@ Result<bool> IptablesUsesNftables();
 // when IPv6 fails.
 Status InstallIptablesRules(const FirewallOptions& options);
 
+// Re-installs the chains and jumps of each family whose rules are not intact (IptablesRulesIntact);
+// a family whose rules are intact is not touched. The iptables Firewall's Reinstall().
+Status RepairIptablesRules(const FirewallOptions& options);
+
 // Installs both families (rolling IPv4 back when IPv6 fails). `reason` becomes selection_reason().
 Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason);
 
