@@ -337,6 +337,7 @@ QJsonObject Daemon::UiStatus() const {
     counters["enobufs"] = static_cast<double>(q.enobufs);
   }
   if (ui_) counters["ui_dropped_clients"] = static_cast<double>(ui_->dropped_clients());
+  if (firewall_watch_) counters["firewall_reinstalls"] = static_cast<double>(firewall_watch_->reinstalls());
   if (prompts_) {
     const PendingCounters& p = prompts_->table().counters();
     counters["prompts"] = static_cast<double>(p.prompts);

@@ -80,6 +80,8 @@ TEST_F(FirewallWatchE2eTest, MangleTableFlushIsUndoneAndDeniedClientStaysDenied)
   ExpectClientBDenied();
   ExpectDecision({"deny", "deny-client-b", "tcp", ServerDst(kPort), client_b_});
   EXPECT_NE(Log().find(kReinstalledLine), std::string::npos) << Log();
+  RunResult status = RunInClient({PICKET_CLI, "status", "--socket", socket_path_}, 5000);
+  EXPECT_NE(status.output.find("firewall_reinstalls: 1\n"), std::string::npos) << status.output;
 }
 
 TEST_F(FirewallWatchE2eTest, NftFlushRulesetIsUndoneInBothFamilies) {
