@@ -192,6 +192,11 @@ Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v
   if (key == "fail_mode") return ParseEnumKey(origin, key, v, &ParseFailMode, &c->fail_mode);
   if (key == "log_level") return ParseEnumKey(origin, key, v, &log::ParseLevel, &c->log_level);
   if (key == "firewall_backend") return ParseEnumKey(origin, key, v, &ParseFirewallBackend, &c->firewall_backend);
+  if (key == "firewall_watch") {
+    if (!v.isBool()) return KeyError(origin, key, "expected true or false, got " + Describe(v));
+    c->firewall_watch = v.toBool();
+    return OkStatus();
+  }
   if (key == "queue_num") {
     return ParseUnsignedKey(origin, key, v, 0, 65535, [c](uint64_t n) { c->queue_num = static_cast<uint16_t>(n); });
   }
@@ -288,6 +293,7 @@ std::string ConfigToJson(const Config& c) {
       {"fail_mode", c.fail_mode == FailMode::kOpen ? "open" : "closed"},
       {"log_level", Text(log::LevelName(c.log_level))},
       {"firewall_backend", Text(FirewallBackendName(c.firewall_backend))},
+      {"firewall_watch", c.firewall_watch},
       {"queue_max_len", static_cast<double>(c.queue_max_len)},
       {"queue_copy_range", static_cast<double>(c.queue_copy_range)},
       {"reject_mark", static_cast<double>(c.reject_mark)},

@@ -33,6 +33,7 @@ struct Config {
   FailMode fail_mode = FailMode::kOpen;
   log::Level log_level = log::Level::kInfo;
   FirewallBackendChoice firewall_backend = FirewallBackendChoice::kAuto;
+  bool firewall_watch = true;  // re-install the rules when another tool deletes them (nf_tables events)
   uint32_t queue_max_len = 4096;      // packets the kernel holds for picketd before fail mode applies
   uint32_t queue_copy_range = 160;    // bytes of each packet copied to picketd (headers only)
   uint32_t reject_mark = 0x00400000;  // packet-mark bit that carries "reject" to the firewall's reject chain

@@ -34,6 +34,19 @@ TEST(ConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->reject_mark, 256u);
 }
 
+TEST(ConfigTest, FirewallWatchKey) {
+  auto defaults = ParseConfig("{}", "test.json");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->firewall_watch);
+  auto off = ParseConfig(R"({"firewall_watch":false})", "test.json");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->firewall_watch);
+  EXPECT_NE(ConfigToJson(*off).find("\"firewall_watch\":false"), std::string::npos) << ConfigToJson(*off);
+  auto bad = ParseConfig(R"({"firewall_watch":1})", "f.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("key 'firewall_watch'"), std::string::npos) << bad.error().message;
+}
+
 TEST(ConfigTest, DnsAndHistoryKeys) {
   auto defaults = ParseConfig("{\"queue_num\": 4}", "test.json");
   ASSERT_TRUE(defaults.ok());

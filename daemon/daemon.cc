@@ -92,6 +92,7 @@ Status Daemon::Start() {
   auto firewall = Firewall::Install(firewall_options);
   if (!firewall.ok()) return Error{"firewall: " + firewall.error().message};
   firewall_ = std::move(*firewall);
+  StartFirewallWatch();
 
   log_flush_timer_.setSingleShot(true);
   log_flush_timer_.setInterval(kLogFlushDelay);
@@ -107,6 +108,23 @@ Status Daemon::Start() {
               << ", queue=" << config_.queue_num << ", fail-" << FailModeName(config_.fail_mode) << ")";
   log::Flush();
   return OkStatus();
+}
+
+void Daemon::StartFirewallWatch() {
+  if (!config_.firewall_watch) {
+    PLOG(kInfo) << "firewall watch: off (firewall_watch=false): rules deleted by another tool stay deleted";
+    return;
+  }
+  auto watch = FirewallWatch::Start(firewall_.get(), [this](const std::string& message) {
+    if (ui_) ui_->PublishAlert(ui::Severity::kWarning, message);
+  });
+  if (!watch.ok()) {
+    PLOG(kWarn) << "firewall watch: off: " << watch.error().message
+                << "; rules deleted by another tool stay deleted until picketd restarts";
+    return;
+  }
+  firewall_watch_ = std::move(*watch);
+  PLOG(kInfo) << "firewall watch: on (nf_tables events): rules deleted by another tool are re-installed";
 }
 
 Status Daemon::BlockTerminationSignals() {
@@ -319,6 +337,7 @@ QJsonObject Daemon::UiStatus() const {
     counters["enobufs"] = static_cast<double>(q.enobufs);
   }
   if (ui_) counters["ui_dropped_clients"] = static_cast<double>(ui_->dropped_clients());
+  if (firewall_watch_) counters["firewall_reinstalls"] = static_cast<double>(firewall_watch_->reinstalls());
   if (prompts_) {
     const PendingCounters& p = prompts_->table().counters();
     counters["prompts"] = static_cast<double>(p.prompts);
@@ -427,6 +446,11 @@ Status Daemon::Stop() {
   if (prompts_) prompts_->SetWatcher(nullptr);
   log_flush_timer_.stop();  // the final log::Flush() below writes what is buffered
   rule_watcher_.reset();
+  if (firewall_watch_) {
+    PLOG(kInfo) << "firewall watch: " << firewall_watch_->reinstalls() << " re-installs after "
+                << firewall_watch_->checks() << " checks";
+    firewall_watch_.reset();  // before Remove(): Picket's own removal is no tampering
+  }
   Status result;
   if (firewall_) {
     result = firewall_->Remove();

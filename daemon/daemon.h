@@ -16,6 +16,7 @@
 
 #include "common/unique_fd.h"
 #include "config.h"
+#include "firewall_watch.h"
 #include "names_and_history.h"
 #include "netfilter/firewall.h"
 #include "netfilter/nfqueue.h"
@@ -49,6 +50,7 @@ class Daemon {
 
  private:
   Status BlockTerminationSignals();
+  void StartFirewallWatch();  // per config_.firewall_watch; logs why when it cannot run
   void OnQueueReadable();
   void OnSignal();
   void DrainQueue();
@@ -93,6 +95,7 @@ class Daemon {
   std::unique_ptr<Attributor> attributor_;
   std::unique_ptr<NfQueue> queue_;
   std::unique_ptr<Firewall> firewall_;
+  std::unique_ptr<FirewallWatch> firewall_watch_;  // null when off; destroyed before firewall_
   std::unique_ptr<NamesAndHistory> names_;  // DNS names (dest.host) and the event log of decisions
   std::unique_ptr<PromptStage> prompts_;    // flows waiting for an answer (prompts); needs ui_ to ask
   std::unique_ptr<UiServer> ui_;            // clients' socket (status, rules, live events); null when off

@@ -75,8 +75,8 @@ namespace {
 
 class InstalledFirewall final : public Firewall {
  public:
-  InstalledFirewall(std::string_view backend_name, std::string reason, std::function<Status()> remove)
-      : backend_name_(backend_name), reason_(std::move(reason)), remove_(std::move(remove)) {}
+  InstalledFirewall(std::string_view backend_name, std::string reason, FirewallOps ops)
+      : backend_name_(backend_name), reason_(std::move(reason)), ops_(std::move(ops)) {}
   ~InstalledFirewall() override {
     Status s = Remove();
     if (!s.ok()) PLOG(kError) << "firewall: removing rules on destruction: " << s.error().message;
@@ -84,25 +84,31 @@ class InstalledFirewall final : public Firewall {
 
   Status Remove() override {
     if (removed_) return OkStatus();
-    Status s = remove_();
+    Status s = ops_.remove();
     if (s.ok()) removed_ = true;
     return s;
   }
+  Result<bool> RulesPresent() override { return ops_.present(); }
+  Status Reinstall() override {
+    Status s = ops_.reinstall();
+    if (s.ok()) removed_ = false;
+    return s;
+  }
+  RuleChangeEvents change_events() const override { return ops_.change_events; }
   std::string_view backend_name() const override { return backend_name_; }
   const std::string& selection_reason() const override { return reason_; }
 
  private:
   std::string_view backend_name_;
   std::string reason_;
-  std::function<Status()> remove_;
+  FirewallOps ops_;
   bool removed_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<Firewall> MakeInstalledFirewall(std::string_view backend_name, std::string reason,
-                                                std::function<Status()> remove) {
-  return std::make_unique<InstalledFirewall>(backend_name, std::move(reason), std::move(remove));
+std::unique_ptr<Firewall> MakeInstalledFirewall(std::string_view backend_name, std::string reason, FirewallOps ops) {
+  return std::make_unique<InstalledFirewall>(backend_name, std::move(reason), std::move(ops));
 }
 
 Result<std::unique_ptr<Firewall>> Firewall::Install(const FirewallOptions& options) {

@@ -27,6 +27,9 @@
 //              (table mangle) jumped to from the first rule of INPUT; one
 //              `iptables-restore -w --noflush` and one `ip6tables-restore -w --noflush` carry both tables.
 //   kAuto picks nft when the kernel accepts its `queue` statement, else iptables.
+// Tampering: RulesPresent() reads the ruleset to tell whether every installed rule is still there,
+// Reinstall() puts them back; change_events() says whether changes to them are announced as
+// nf_tables netlink events (nft, iptables-nft) — FirewallWatch (daemon/firewall_watch.h) uses both.
 // Ownership: a Firewall owns the rules it installed; its destructor removes them when Remove() has
 // not succeeded yet (logging, never throwing). Thread-safety: event-loop thread only.
 #pragma once
@@ -44,6 +47,12 @@
 namespace picket {
 
 enum class FirewallBackendChoice : uint8_t { kAuto, kNft, kIptables };
+
+// How another tool's changes to the installed rules can be noticed.
+enum class RuleChangeEvents : uint8_t {
+  kNfTables,  // the rules live in nf_tables: the kernel announces changes (NFNLGRP_NFTABLES)
+  kNone,      // legacy iptables (x_tables): the kernel announces nothing
+};
 
 struct FirewallOptions {
   uint16_t queue_num = 0;
@@ -69,6 +78,15 @@ class Firewall {
   // deleted are no error). Idempotent: after a success, further calls do nothing.
   virtual Status Remove() = 0;
 
+  // True when every rule Install() put in is in the ruleset now, unchanged (read from the kernel;
+  // a few milliseconds). Error when the ruleset cannot be read.
+  virtual Result<bool> RulesPresent() = 0;
+  // Installs the rules again with the same options, replacing whatever is left of them (the same
+  // atomic transaction as Install; the iptables backend redoes only the families whose rules are
+  // not intact). Error as Install's; what was there before stays.
+  virtual Status Reinstall() = 0;
+  virtual RuleChangeEvents change_events() const = 0;
+
   virtual std::string_view backend_name() const = 0;  // "nft" or "iptables"
   // Why this backend was chosen, e.g. "auto: the kernel lacks nft's queue statement (...)".
   virtual const std::string& selection_reason() const = 0;
@@ -85,10 +103,17 @@ class Firewall {
 // another reason (e.g. missing permission).
 Result<bool> ProbeNftQueueSupport();
 
-// The Firewall both backends return once their rules are installed: `remove` takes them out again.
+// What a backend does for an installed Firewall (see the Firewall members of the same meaning).
+struct FirewallOps {
+  std::function<Status()> remove;
+  std::function<Result<bool>()> present;
+  std::function<Status()> reinstall;
+  RuleChangeEvents change_events = RuleChangeEvents::kNone;
+};
+
+// The Firewall both backends return once their rules are installed: `ops.remove` takes them out again.
 // Remove() runs it until it succeeds once; the destructor runs it when no call succeeded yet and
 // logs a failure. `backend_name` must be a string literal (it is kept as a view). Used by nft_backend.cc and iptables_backend.cc.
-std::unique_ptr<Firewall> MakeInstalledFirewall(std::string_view backend_name, std::string reason,
-                                                std::function<Status()> remove);
+std::unique_ptr<Firewall> MakeInstalledFirewall(std::string_view backend_name, std::string reason, FirewallOps ops);
 
 }  // namespace picket

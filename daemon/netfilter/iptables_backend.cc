@@ -101,12 +101,16 @@ Status Restore(IpFamily family, std::string_view what, const std::string& script
   return OkStatus();
 }
 
+Status InstallFamily(IpFamily family, const FirewallOptions& options, const IptablesPicketState& present) {
+  const std::string what = "installing " + std::string(FamilyName(family)) + " chains " +
+                           std::string(kIptablesQueueChain) + " and " + std::string(kIptablesRejectChain);
+  return Restore(family, what, BuildIptablesInstallScript(family, options, present));
+}
+
 Status InstallFamily(IpFamily family, const FirewallOptions& options) {
   auto present = ReadState(family);
   if (!present.ok()) return present.error();
-  const std::string what = "installing " + std::string(FamilyName(family)) + " chains " +
-                           std::string(kIptablesQueueChain) + " and " + std::string(kIptablesRejectChain);
-  return Restore(family, what, BuildIptablesInstallScript(family, options, *present));
+  return InstallFamily(family, options, *present);
 }
 
 Status RemoveFamily(IpFamily family) {
@@ -124,6 +128,9 @@ IptablesPicketState ParseIptablesSave(std::string_view save_output) {
   const std::string queue_decl = ":" + std::string(kIptablesQueueChain) + " ";
   const std::string reject_decl = ":" + std::string(kIptablesRejectChain) + " ";
   const std::string dns_decl = ":" + std::string(kIptablesDnsChain) + " ";
+  const std::string queue_rule = "-A " + std::string(kIptablesQueueChain) + " ";
+  const std::string reject_rule = "-A " + std::string(kIptablesRejectChain) + " ";
+  const std::string dns_rule = "-A " + std::string(kIptablesDnsChain) + " ";
   for (std::string_view line : SplitLines(save_output)) {
     if (line.starts_with("*")) {
       table = line.substr(1);
@@ -134,9 +141,12 @@ IptablesPicketState ParseIptablesSave(std::string_view save_output) {
       if (JumpsTo(line, kIptablesQueueChain)) state.queue_jumps.emplace_back(line);
       if (line.starts_with(dns_decl)) state.dns_chain = true;
       if (JumpsTo(line, kIptablesDnsChain)) state.dns_jumps.emplace_back(line);
+      if (line.starts_with(queue_rule)) state.queue_rules.emplace_back(line);
+      if (line.starts_with(dns_rule)) state.dns_rules.emplace_back(line);
     } else if (table == "filter") {
       if (line.starts_with(reject_decl)) state.reject_chain = true;
       if (JumpsTo(line, kIptablesRejectChain)) state.reject_jumps.emplace_back(line);
+      if (line.starts_with(reject_rule)) state.reject_rules.emplace_back(line);
     }
   }
   return state;
@@ -232,7 +242,41 @@ std::string BuildIptablesRemoveScript(const IptablesPicketState& present) {
          section("filter", {{kIptablesRejectChain, present.reject_chain, present.reject_jumps}});
 }
 
-Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason) {
+bool IptablesRulesIntact(IpFamily family, const FirewallOptions& options, const IptablesPicketState& present) {
+  auto one_jump = [](const std::vector<std::string>& jumps, std::string_view from, std::string_view chain) {
+    return jumps.size() == 1 && jumps[0] == "-A " + std::string(from) + " -j " + std::string(chain);
+  };
+  const bool queue = present.queue_chain && one_jump(present.queue_jumps, "OUTPUT", kIptablesQueueChain) &&
+                     present.queue_rules == IptablesQueueRules(options);
+  const bool reject = present.reject_chain && one_jump(present.reject_jumps, "OUTPUT", kIptablesRejectChain) &&
+                      present.reject_rules == IptablesRejectRules(family, options);
+  const bool dns = options.dns_queue_num
+                       ? present.dns_chain && one_jump(present.dns_jumps, "INPUT", kIptablesDnsChain) &&
+                             present.dns_rules == IptablesDnsRules(options)
+                       : true;
+  return queue && reject && dns;
+}
+
+Result<bool> IptablesRulesPresent(const FirewallOptions& options) {
+  for (IpFamily family : kFamilies) {
+    auto present = ReadState(family);
+    if (!present.ok()) return present.error();
+    if (!IptablesRulesIntact(family, options, *present)) return false;
+  }
+  return true;
+}
+
+Result<bool> IptablesUsesNftables() {
+  const std::vector<std::string> argv{"iptables", "-V"};
+  auto run = RunCommand(argv);
+  if (!run.ok()) return Error{"iptables: " + run.error().message, run.error().sys_errno};
+  if (run->exit_code != 0) {
+    return Error{"iptables: `" + CommandLine(argv) + "` failed (exit " + std::to_string(run->exit_code) + ")"};
+  }
+  return run->out.find("nf_tables") != std::string::npos;
+}
+
+Status InstallIptablesRules(const FirewallOptions& options) {
   for (IpFamily family : kFamilies) {
     Status installed = InstallFamily(family, options);
     if (installed.ok()) continue;
@@ -244,7 +288,31 @@ Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions&
     }
     return installed.error();
   }
-  return MakeInstalledFirewall("iptables", std::move(reason), [] { return RemoveIptablesRules(); });
+  return OkStatus();
+}
+
+Status RepairIptablesRules(const FirewallOptions& options) {
+  for (IpFamily family : kFamilies) {
+    auto present = ReadState(family);
+    if (!present.ok()) return present.error();
+    if (IptablesRulesIntact(family, options, *present)) continue;
+    Status installed = InstallFamily(family, options, *present);
+    if (!installed.ok()) return installed.error();
+  }
+  return OkStatus();
+}
+
+Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason) {
+  Status installed = InstallIptablesRules(options);
+  if (!installed.ok()) return installed.error();
+  auto nftables = IptablesUsesNftables();
+  if (!nftables.ok()) PLOG(kWarn) << "firewall: cannot tell the iptables variant: " << nftables.error().message;
+  FirewallOps ops;
+  ops.remove = [] { return RemoveIptablesRules(); };
+  ops.present = [options] { return IptablesRulesPresent(options); };
+  ops.reinstall = [options] { return RepairIptablesRules(options); };
+  ops.change_events = nftables.ok() && *nftables ? RuleChangeEvents::kNfTables : RuleChangeEvents::kNone;
+  return MakeInstalledFirewall("iptables", std::move(reason), std::move(ops));
 }
 
 Status RemoveIptablesRules() {

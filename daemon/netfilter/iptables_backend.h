@@ -32,6 +32,9 @@ struct IptablesPicketState {
   std::vector<std::string> reject_jumps;  // filter rules targeting PICKET_REJECT
   bool dns_chain = false;                 // mangle has PICKET_DNS
   std::vector<std::string> dns_jumps;     // mangle rules targeting PICKET_DNS
+  std::vector<std::string> queue_rules;   // the rules inside PICKET_OUTPUT, as saved ("-A PICKET_OUTPUT ...")
+  std::vector<std::string> reject_rules;  // the rules inside PICKET_REJECT
+  std::vector<std::string> dns_rules;     // the rules inside PICKET_DNS
   bool empty() const {
     return !queue_chain && !reject_chain && !dns_chain && queue_jumps.empty() && reject_jumps.empty() &&
            dns_jumps.empty();
@@ -58,6 +61,26 @@ std::string BuildIptablesInstallScript(IpFamily family, const FirewallOptions& o
 // The restore input that deletes the jumps, flushes and deletes the chains listed in `present`.
 // Empty when `present` is empty (nothing to run).
 std::string BuildIptablesRemoveScript(const IptablesPicketState& present);
+
+// True when `present` (one family's saved state) holds exactly what BuildIptablesInstallScript
+// installs for `options`: every chain with exactly its rules, and the jump to it from OUTPUT (INPUT
+// for PICKET_DNS).
+bool IptablesRulesIntact(IpFamily family, const FirewallOptions& options, const IptablesPicketState& present);
+
+// Reads both families' rulesets now (iptables-save, ip6tables-save) and applies IptablesRulesIntact.
+Result<bool> IptablesRulesPresent(const FirewallOptions& options);
+
+// Whether the iptables tools are the nf_tables variant (`iptables -V` says "nf_tables"), whose
+// changes the kernel announces as nf_tables netlink events; false for legacy iptables.
+Result<bool> IptablesUsesNftables();
+
+// Installs (or re-installs over what is left) both families' chains and jumps, rolling IPv4 back
+// when IPv6 fails.
+Status InstallIptablesRules(const FirewallOptions& options);
+
+// Re-installs the chains and jumps of each family whose rules are not intact (IptablesRulesIntact);
+// a family whose rules are intact is not touched. The iptables Firewall's Reinstall().
+Status RepairIptablesRules(const FirewallOptions& options);
 
 // Installs both families (rolling IPv4 back when IPv6 fails). `reason` becomes selection_reason().
 Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason);

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <utility>
 
@@ -23,6 +24,7 @@ using NftCtx = std::unique_ptr<nft_ctx, NftCtxDeleter>;
 struct NftOutcome {
   bool ok = false;
   std::string errors;  // libnftables' error text when !ok
+  std::string output;  // what the commands printed (a listing) when ok
 };
 
 // The commands are passed as a file (a memfd) rather than a buffer: for buffer input libnftables
@@ -45,7 +47,10 @@ Result<NftOutcome> RunNftRaw(const std::string& commands, NftRunMode mode) {
   const std::string path = "/proc/self/fd/" + std::to_string(file.get());
   NftOutcome outcome;
   outcome.ok = nft_run_cmd_from_filename(ctx.get(), path.c_str()) == 0;
-  if (!outcome.ok) {
+  if (outcome.ok) {
+    const char* output = nft_ctx_get_output_buffer(ctx.get());
+    outcome.output = output != nullptr ? output : "";
+  } else {
     const char* errors = nft_ctx_get_error_buffer(ctx.get());
     outcome.errors = errors != nullptr ? errors : "";
   }
@@ -168,12 +173,51 @@ Result<bool> ProbeNftQueueSupport() {
   return probe->supported;
 }
 
+std::map<std::string, size_t> CountNftChainRules(std::string_view listing) {
+  std::map<std::string, size_t> rules;
+  std::string chain;
+  size_t pos = 0;
+  while (pos < listing.size()) {
+    size_t eol = listing.find('\n', pos);
+    if (eol == std::string_view::npos) eol = listing.size();
+    const std::string line = Trim(listing.substr(pos, eol - pos));
+    pos = eol + 1;
+    if (line.starts_with("chain ") && line.ends_with("{")) {
+      chain = Trim(std::string_view(line).substr(6, line.size() - 7));
+      rules[chain];
+    } else if (line == "}") {
+      chain.clear();
+    } else if (!chain.empty() && !line.empty() && !line.starts_with("type ")) {
+      ++rules[chain];
+    }
+  }
+  return rules;
+}
+
+Result<bool> NftRulesPresent(const FirewallOptions& options) {
+  auto listing = RunNftRaw("list table inet picket\n", NftRunMode::kCommit);
+  if (!listing.ok()) return listing.error();
+  if (!listing->ok) {
+    if (MeansUnsupported(listing->errors)) return false;  // no table inet picket
+    return Error{"nft: list table inet picket failed: " + CondenseNftErrors(listing->errors)};
+  }
+  return CountNftChainRules(listing->output) == CountNftChainRules(BuildNftTable(options));
+}
+
 Result<std::unique_ptr<Firewall>> InstallNftFirewall(const FirewallOptions& options, std::string reason) {
-  Status s = RunNftTransaction("install table inet picket", BuildNftInstallTransaction(options), NftRunMode::kCommit);
+  auto install = [options] {
+    return RunNftTransaction("install table inet picket", BuildNftInstallTransaction(options), NftRunMode::kCommit);
+  };
+  Status s = install();
   if (!s.ok()) return s.error();
-  return MakeInstalledFirewall("nft", std::move(reason), [] {
+  FirewallOps ops;
+  ops.remove = [] {
     return RunNftTransaction("delete table inet picket", BuildNftRemoveTransaction(), NftRunMode::kCommit);
-  });
+  };
+  ops.present = [options] { return NftRulesPresent(options); };
+  ops.reinstall = install;
+  ops.change_events = RuleChangeEvents::kNfTables;
+  return MakeInstalledFirewall("nft", std::move(reason), std::move(ops));
 }
 
 Status RemoveStaleNftTable() {

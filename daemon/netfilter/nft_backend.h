@@ -5,6 +5,7 @@
 // and frees its own libnftables context).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +46,14 @@ struct NftQueueProbe {
 
 // The check behind ProbeNftQueueSupport(), keeping the kernel's message for the selection reason.
 Result<NftQueueProbe> ProbeNftQueue();
+
+// Rules per chain of an nft listing of one table (`list table`, or BuildNftTable's text): the
+// non-empty lines inside each `chain <name> {` block other than its `type ...` line.
+std::map<std::string, size_t> CountNftChainRules(std::string_view listing);
+
+// Whether table inet picket holds the chains of BuildNftTable(options) with as many rules each
+// (false when the table is gone). Error when nft cannot list it for another reason.
+Result<bool> NftRulesPresent(const FirewallOptions& options);
 
 // Installs the nft ruleset (replacing a stale table). `reason` is stored as selection_reason().
 Result<std::unique_ptr<Firewall>> InstallNftFirewall(const FirewallOptions& options, std::string reason);
