@@ -19,6 +19,9 @@ class NetnsPair {
   static constexpr const char* kServerV4 = "198.18.0.2";
   static constexpr const char* kClientV6 = "2001:2::1";
   static constexpr const char* kServerV6 = "2001:2::2";
+  // Fixed, locally administered MAC addresses of the two veth ends (static neighbour entries).
+  static constexpr const char* kClientMac = "02:00:c6:12:00:01";
+  static constexpr const char* kServerMac = "02:00:c6:12:00:02";
 
   // `prefix` e.g. "picket-e2e"; names get "-c-<pid>" / "-s-<pid>" appended.
   explicit NetnsPair(const std::string& prefix);
