@@ -60,6 +60,7 @@ Result<HistoryOptions> ParseHistoryOptions(const std::vector<std::string>& args,
       auto n = ParseCount(flag, *value);
       if (!n.ok()) return n.error();
       o.filter.limit = *n;
+      o.limit_given = true;
     } else if (flag == "verdict") {
       if (*value != "allow" && *value != "deny" && *value != "reject") {
         return Error{"--verdict: expected allow, deny or reject, got '" + *value + "'"};

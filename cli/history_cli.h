@@ -26,6 +26,7 @@ struct HistoryOptions {
   EventFilter filter;  // --since --until --exe --host --verdict --rule --limit
   bool json = false;
   bool help = false;
+  bool limit_given = false;  // --limit was on the command line (commands with their own default)
 };
 
 // Parses args[1..] (args[0] is the command name). `allowed` lists the flags this command takes

@@ -23,6 +23,7 @@ TEST(HistoryOptions, EveryFilterInBothSpellings) {
   EXPECT_EQ(o->filter.verdict, "deny");
   EXPECT_EQ(o->filter.rule, "default");
   EXPECT_EQ(o->filter.limit, 7u);
+  EXPECT_TRUE(o->limit_given);
   EXPECT_TRUE(o->json);
   EXPECT_EQ(o->db, "/tmp/h.db");
 }
@@ -30,6 +31,7 @@ TEST(HistoryOptions, EveryFilterInBothSpellings) {
 TEST(HistoryOptions, ErrorsNameTheFlagAndValue) {
   EXPECT_THAT(ParseHistoryOptions({"log", "--verdict", "maybe"}, kAll, kNow).error().message,
               HasSubstr("--verdict: expected allow, deny or reject, got 'maybe'"));
+  EXPECT_FALSE(ParseHistoryOptions({"log", "--json"}, kAll, kNow)->limit_given);
   EXPECT_THAT(ParseHistoryOptions({"log", "--limit", "-1"}, kAll, kNow).error().message, HasSubstr("--limit"));
   EXPECT_THAT(ParseHistoryOptions({"log", "--since", "soon"}, kAll, kNow).error().message, HasSubstr("'soon'"));
   EXPECT_THAT(ParseHistoryOptions({"log", "--since"}, kAll, kNow).error().message, HasSubstr("needs a value"));

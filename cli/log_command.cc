@@ -100,8 +100,7 @@ int RunLog(const std::vector<std::string>& args) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  const bool limit_given = std::any_of(args.begin(), args.end(), [](const std::string& a) { return a.starts_with("--limit"); });
-  if (!limit_given) options->filter.limit = kDefaultLimit;
+  if (!options->limit_given) options->filter.limit = kDefaultLimit;
   auto reader = OpenHistoryReader(options->db);
   if (!reader.ok()) {
     std::fprintf(stderr, "picket log: %s\n", reader.error().message.c_str());

@@ -135,9 +135,7 @@ int RunStats(const std::vector<std::string>& args) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  bool limit_given = false;
-  for (const std::string& a : args) limit_given = limit_given || a.starts_with("--limit");
-  const size_t top = limit_given ? options->filter.limit : kDefaultTop;
+  const size_t top = options->limit_given ? options->filter.limit : kDefaultTop;
   auto reader = OpenHistoryReader(options->db);
   if (!reader.ok()) {
     std::fprintf(stderr, "picket stats: %s\n", reader.error().message.c_str());

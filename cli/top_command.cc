@@ -61,9 +61,7 @@ int RunTop(const std::vector<std::string>& args) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  bool limit_given = false;
-  for (const std::string& a : args) limit_given = limit_given || a.starts_with("--limit");
-  const size_t limit = limit_given && options->filter.limit > 0 ? options->filter.limit : kDefaultTop;
+  const size_t limit = options->limit_given && options->filter.limit > 0 ? options->filter.limit : kDefaultTop;
   auto reader = OpenHistoryReader(options->db);
   if (!reader.ok()) {
     std::fprintf(stderr, "picket top: %s\n", reader.error().message.c_str());
