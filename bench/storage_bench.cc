@@ -195,104 +195,94 @@ const std::string& QueryDb() {
   return path;
 }
 
-void RunQuery(benchmark::State& state, const EventFilter& filter) {
+// Opens the 1 000 000-row database and runs `query` once per iteration; an error ends the run.
+template <typename Query>
+void RunOnQueryDb(benchmark::State& state, Query query) {
   auto reader = HistoryReader::Open(QueryDb());
   if (!reader.ok()) {
     state.SkipWithError(reader.error().message.c_str());
     return;
   }
-  size_t rows = 0;
   for (auto _ : state) {
-    auto result = (*reader)->Query(filter);
-    if (!result.ok()) {
-      state.SkipWithError(result.error().message.c_str());
+    Status status = query(**reader);
+    if (!status.ok()) {
+      state.SkipWithError(status.error().message.c_str());
       return;
     }
-    rows = result->size();
   }
+}
+
+// One `picket log` query (EventFilter's fields); when since_ago_us > 0 its window starts that long
+// before the run.
+struct QueryCase {
+  const char* name = "";
+  const char* exe = "";
+  const char* host = "";
+  const char* verdict = "";
+  const char* rule = "";
+  size_t limit = 50;
+  int64_t since_ago_us = 0;
+};
+
+const QueryCase kQueryCases[] = {
+    {.name = "BM_QueryNewest50"},
+    {.name = "BM_QueryExeName", .exe = "curl"},
+    {.name = "BM_QueryExePathToday", .exe = "/usr/lib/firefox/firefox", .limit = 0, .since_ago_us = 24 * kHourUs},
+    {.name = "BM_QueryHostDomain", .host = "cdn3.example.org"},
+    {.name = "BM_QueryDeniedLastHour", .verdict = "deny", .limit = 0, .since_ago_us = kHourUs},
+    {.name = "BM_QueryRareRuleAllTime", .rule = "no-such-rule"},
+};
+
+void BM_Query(benchmark::State& state, const QueryCase& query_case) {
+  EventFilter filter;
+  filter.exe = query_case.exe;
+  filter.host = query_case.host;
+  filter.verdict = query_case.verdict;
+  filter.rule = query_case.rule;
+  filter.limit = query_case.limit;
+  if (query_case.since_ago_us > 0) filter.window.since_us = WallClockMicros() - query_case.since_ago_us;
+  size_t rows = 0;
+  RunOnQueryDb(state, [&](HistoryReader& reader) -> Status {
+    auto result = reader.Query(filter);
+    if (!result.ok()) return result.error();
+    rows = result->size();
+    return OkStatus();
+  });
   state.counters["rows"] = static_cast<double>(rows);
 }
 
-void BM_QueryNewest50(benchmark::State& state) {
-  EventFilter f;
-  f.limit = 50;
-  RunQuery(state, f);
-}
-BENCHMARK(BM_QueryNewest50)->Unit(benchmark::kMillisecond);
-
-void BM_QueryExeName(benchmark::State& state) {
-  EventFilter f;
-  f.exe = "curl";
-  f.limit = 50;
-  RunQuery(state, f);
-}
-BENCHMARK(BM_QueryExeName)->Unit(benchmark::kMillisecond);
-
-void BM_QueryExePathToday(benchmark::State& state) {
-  EventFilter f;
-  f.exe = "/usr/lib/firefox/firefox";
-  f.window.since_us = WallClockMicros() - 24 * kHourUs;
-  f.limit = 0;
-  RunQuery(state, f);
-}
-BENCHMARK(BM_QueryExePathToday)->Unit(benchmark::kMillisecond);
-
-void BM_QueryHostDomain(benchmark::State& state) {
-  EventFilter f;
-  f.host = "cdn3.example.org";
-  f.limit = 50;
-  RunQuery(state, f);
-}
-BENCHMARK(BM_QueryHostDomain)->Unit(benchmark::kMillisecond);
-
-void BM_QueryDeniedLastHour(benchmark::State& state) {
-  EventFilter f;
-  f.verdict = "deny";
-  f.window.since_us = WallClockMicros() - kHourUs;
-  f.limit = 0;
-  RunQuery(state, f);
-}
-BENCHMARK(BM_QueryDeniedLastHour)->Unit(benchmark::kMillisecond);
-
-void BM_QueryRareRuleAllTime(benchmark::State& state) {
-  EventFilter f;
-  f.rule = "no-such-rule";
-  f.limit = 50;
-  RunQuery(state, f);
-}
-BENCHMARK(BM_QueryRareRuleAllTime)->Unit(benchmark::kMillisecond);
+// Registered here (static initialisation runs in file order) so they keep their place and names.
+[[maybe_unused]] const bool kQueriesRegistered = [] {
+  for (const QueryCase& c : kQueryCases) {
+    benchmark::RegisterBenchmark(c.name, [&c](benchmark::State& state) { BM_Query(state, c); })
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
 
 void BM_StatsAllRows(benchmark::State& state) {
-  auto reader = HistoryReader::Open(QueryDb());
-  if (!reader.ok()) {
-    state.SkipWithError(reader.error().message.c_str());
-    return;
-  }
-  for (auto _ : state) benchmark::DoNotOptimize((*reader)->Stats({}, 10));
+  RunOnQueryDb(state, [](HistoryReader& reader) {
+    benchmark::DoNotOptimize(reader.Stats({}, 10));
+    return OkStatus();
+  });
 }
 BENCHMARK(BM_StatsAllRows)->Unit(benchmark::kMillisecond);
 
 void BM_StatsLastDay(benchmark::State& state) {
-  auto reader = HistoryReader::Open(QueryDb());
-  if (!reader.ok()) {
-    state.SkipWithError(reader.error().message.c_str());
-    return;
-  }
   const TimeWindow day{WallClockMicros() - 24 * kHourUs, std::nullopt};
-  for (auto _ : state) benchmark::DoNotOptimize((*reader)->Stats(day, 10));
+  RunOnQueryDb(state, [&](HistoryReader& reader) {
+    benchmark::DoNotOptimize(reader.Stats(day, 10));
+    return OkStatus();
+  });
 }
 BENCHMARK(BM_StatsLastDay)->Unit(benchmark::kMillisecond);
 
 void BM_TopProgramsAndHostsAllRows(benchmark::State& state) {
-  auto reader = HistoryReader::Open(QueryDb());
-  if (!reader.ok()) {
-    state.SkipWithError(reader.error().message.c_str());
-    return;
-  }
-  for (auto _ : state) {
-    benchmark::DoNotOptimize((*reader)->TopPrograms({}, 10));
-    benchmark::DoNotOptimize((*reader)->TopHosts({}, 10));
-  }
+  RunOnQueryDb(state, [](HistoryReader& reader) {
+    benchmark::DoNotOptimize(reader.TopPrograms({}, 10));
+    benchmark::DoNotOptimize(reader.TopHosts({}, 10));
+    return OkStatus();
+  });
 }
 BENCHMARK(BM_TopProgramsAndHostsAllRows)->Unit(benchmark::kMillisecond);
 

@@ -103,7 +103,7 @@ Status Daemon::Start() {
   QObject::connect(signal_notifier_.get(), &QSocketNotifier::activated, [this] { OnSignal(); });
 
   StartUi();
-  PLOG(kInfo) << "ready: intercepting new outbound connections (backend=" << firewall_->backend_name()
+  PLOG(kInfo) << "ready: intercepting new outbound connections (backend=" << firewall_->display_name()
               << ", attribution=" << process_->attribution_method()
               << ", queue=" << config_.queue_num << ", fail-" << FailModeName(config_.fail_mode) << ")";
   log::Flush();

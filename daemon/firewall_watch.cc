@@ -10,8 +10,12 @@ namespace picket {
 
 Result<std::unique_ptr<FirewallWatch>> FirewallWatch::Start(Firewall* firewall, AlertFn alert) {
   if (firewall->change_events() != RuleChangeEvents::kNfTables) {
-    return Error{"the " + std::string(firewall->backend_name()) +
-                 " backend runs on legacy iptables, whose changes the kernel does not announce"};
+    if (firewall->tools_variant() == "legacy") {
+      return Error{"the " + firewall->display_name() +
+                   " backend runs on legacy iptables (x_tables), whose changes the kernel does not announce"};
+    }
+    return Error{"the " + firewall->display_name() +
+                 " backend's tools are of an unknown variant, so changes to its rules may not be announced"};
   }
   auto events = NftEventSocket::Open();
   if (!events.ok()) return events.error();

@@ -197,9 +197,18 @@ Message DecodeError_(Reader& r) {
   return m;
 }
 
-Message DecodeEvent(Reader& outer) {
-  QJsonObject e = outer.Object("event");
-  Reader r(e);
+// The message whose fields sit in the object under `key`: `decode(Reader&, QJsonObject&)` reads that
+// object; its first error becomes the outer reader's, named by `key`.
+template <typename Decode>
+Message DecodeNested(Reader& outer, const char* key, Decode decode) {
+  QJsonObject object = outer.Object(key);
+  Reader r(object);
+  Message m = decode(r, object);
+  if (!r.ok() && outer.ok()) outer.Fail(key, r.error());
+  return m;
+}
+
+DecisionEvent ReadEvent(Reader& r, QJsonObject&) {
   DecisionEvent m;
   m.time = r.String("time");
   m.action = r.Enum<AnswerAction>("action", kActions);
@@ -219,13 +228,10 @@ Message DecodeEvent(Reader& outer) {
       m.args.push_back(S(a.toString()));
     }
   }
-  if (!r.ok() && outer.ok()) outer.Fail("event", r.error());
   return m;
 }
 
-Message DecodePrompt(Reader& outer) {
-  QJsonObject p = outer.Object("prompt");
-  Reader r(p);
+PromptEvent ReadPrompt(Reader& r, QJsonObject& p) {
   PromptEvent m;
   m.id = r.Id("id");
   if (r.Has("closed")) {
@@ -236,18 +242,14 @@ Message DecodePrompt(Reader& outer) {
   p.remove(QLatin1String("id"));
   p.remove(QLatin1String("closed"));
   m.details = p;
-  if (!r.ok() && outer.ok()) outer.Fail("prompt", r.error());
   return m;
 }
 
-Message DecodeAlert(Reader& outer) {
-  QJsonObject a = outer.Object("alert");
-  Reader r(a);
+Alert ReadAlert(Reader& r, QJsonObject&) {
   Alert m;
   m.time = r.String("time");
   m.severity = r.Enum<Severity>("severity", kSeverities);
   m.message = r.String("message");
-  if (!r.ok() && outer.ok()) outer.Fail("alert", r.error());
   return m;
 }
 
@@ -428,11 +430,11 @@ std::variant<Message, DecodeError> Decode(std::string_view line) {
   } else if (type == "error") {
     message = DecodeError_(r);
   } else if (type == "event") {
-    message = DecodeEvent(r);
+    message = DecodeNested(r, "event", ReadEvent);
   } else if (type == "prompt") {
-    message = DecodePrompt(r);
+    message = DecodeNested(r, "prompt", ReadPrompt);
   } else if (type == "alert") {
-    message = DecodeAlert(r);
+    message = DecodeNested(r, "alert", ReadAlert);
   } else {
     return DecodeError{ErrorCode::kUnknownType, "unknown message type '" + type + "'", id};
   }

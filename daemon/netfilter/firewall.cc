@@ -71,6 +71,12 @@ Status RemoveStaleRulesOfOtherBackend(Backend chosen) {
 
 Firewall::~Firewall() = default;
 
+std::string Firewall::display_name() const {
+  std::string name(backend_name());
+  if (!tools_variant().empty()) name += "-" + std::string(tools_variant());
+  return name;
+}
+
 namespace {
 
 class InstalledFirewall final : public Firewall {
@@ -95,6 +101,7 @@ class InstalledFirewall final : public Firewall {
     return s;
   }
   RuleChangeEvents change_events() const override { return ops_.change_events; }
+  std::string_view tools_variant() const override { return ops_.tools_variant; }
   std::string_view backend_name() const override { return backend_name_; }
   const std::string& selection_reason() const override { return reason_; }
 
@@ -121,7 +128,7 @@ Result<std::unique_ptr<Firewall>> Firewall::Install(const FirewallOptions& optio
   auto firewall = selection->backend == Backend::kNft ? InstallNftFirewall(options, std::move(selection->reason))
                                                       : InstallIptablesFirewall(options, std::move(selection->reason));
   if (!firewall.ok()) return firewall.error();
-  PLOG(kInfo) << "firewall: backend=" << (*firewall)->backend_name() << " (" << (*firewall)->selection_reason()
+  PLOG(kInfo) << "firewall: backend=" << (*firewall)->display_name() << " (" << (*firewall)->selection_reason()
               << ")";
   return firewall;
 }

@@ -88,6 +88,12 @@ class Firewall {
   virtual RuleChangeEvents change_events() const = 0;
 
   virtual std::string_view backend_name() const = 0;  // "nft" or "iptables"
+  // The iptables backend's tools as `iptables -V` names them: "legacy" (x_tables) or "nft"
+  // (iptables-nft); empty for the nft backend and when the tools could not be told.
+  virtual std::string_view tools_variant() const = 0;
+  // What the start and ready lines call the backend: "nft", "iptables-legacy", "iptables-nft", or
+  // "iptables" when the variant is unknown.
+  std::string display_name() const;
   // Why this backend was chosen, e.g. "auto: the kernel lacks nft's queue statement (...)".
   virtual const std::string& selection_reason() const = 0;
 
@@ -109,6 +115,7 @@ struct FirewallOps {
   std::function<Result<bool>()> present;
   std::function<Status()> reinstall;
   RuleChangeEvents change_events = RuleChangeEvents::kNone;
+  std::string_view tools_variant = {};  // a string literal or empty (see Firewall::tools_variant)
 };
 
 // The Firewall both backends return once their rules are installed: `ops.remove` takes them out again.

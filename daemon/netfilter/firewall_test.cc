@@ -253,7 +253,8 @@ TEST_F(FirewallNetnsTest, AutoPicksIptablesWhenNftLacksQueue) {
       << (*fw)->selection_reason();
   EXPECT_NE((*fw)->selection_reason().find("No such file or directory"), std::string::npos)
       << (*fw)->selection_reason();
-  EXPECT_NE(capture.Text().find("firewall: backend=iptables (auto: the kernel lacks nft's queue statement"),
+  EXPECT_NE(capture.Text().find("firewall: backend=" + (*fw)->display_name() +
+                                " (auto: the kernel lacks nft's queue statement"),
             std::string::npos)
       << capture.Text();
   ExpectInstalledOnce(IpFamily::kIpv4, o);
@@ -312,7 +313,14 @@ TEST_F(FirewallNetnsTest, IptablesFailOpenInstallsChainsAndJumpsInBothFamilies) 
   ASSERT_TRUE(fw.ok()) << fw.error().message;
   EXPECT_EQ((*fw)->backend_name(), "iptables");
   EXPECT_EQ((*fw)->selection_reason(), "configured");
-  EXPECT_NE(capture.Text().find("firewall: backend=iptables (configured)"), std::string::npos) << capture.Text();
+  EXPECT_NE(capture.Text().find("firewall: backend=" + (*fw)->display_name() + " (configured)"), std::string::npos)
+      << capture.Text();
+  // The tools on PATH decide the variant the start line names and whether changes are announced.
+  auto variant = DetectIptablesVariant();
+  ASSERT_TRUE(variant.ok()) << variant.error().message;
+  const bool nft = *variant == IptablesVariant::kNft;
+  EXPECT_EQ((*fw)->display_name(), nft ? "iptables-nft" : "iptables-legacy");
+  EXPECT_EQ((*fw)->change_events(), nft ? RuleChangeEvents::kNfTables : RuleChangeEvents::kNone);
   ExpectInstalledOnce(IpFamily::kIpv4, o);
   ExpectInstalledOnce(IpFamily::kIpv6, o);
   EXPECT_EQ(CountLines(Save(IpFamily::kIpv4),

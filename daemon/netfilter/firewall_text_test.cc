@@ -311,5 +311,28 @@ TEST(IptablesScriptTest, RemoveDeletesTheDnsChainAfterEveryJump) {
             "COMMIT\n");
 }
 
+TEST(IptablesVersionTest, NamesTheVariant) {
+  auto nft = ParseIptablesVersion("iptables v1.8.9 (nf_tables)\n");
+  ASSERT_TRUE(nft.ok()) << nft.error().message;
+  EXPECT_EQ(*nft, IptablesVariant::kNft);
+  auto legacy = ParseIptablesVersion("iptables v1.8.9 (legacy)\n");
+  ASSERT_TRUE(legacy.ok()) << legacy.error().message;
+  EXPECT_EQ(*legacy, IptablesVariant::kLegacy);
+  auto old = ParseIptablesVersion("iptables v1.6.1\n");  // before 1.8 there was only x_tables
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(*old, IptablesVariant::kLegacy);
+}
+
+TEST(IptablesVersionTest, UnknownOutputIsAnErrorQuotingIt) {
+  for (const char* text : {"", "ip6tables v1.8.9 (legacy)", "iptables v1.8.9 (something-new)", "xtables\n"}) {
+    auto v = ParseIptablesVersion(text);
+    ASSERT_FALSE(v.ok()) << text;
+    EXPECT_NE(v.error().message.find("unrecognized `iptables -V` output"), std::string::npos) << v.error().message;
+  }
+  auto v = ParseIptablesVersion("iptables v1.8.9 (something-new)");
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message.find("\"iptables v1.8.9 (something-new)\""), std::string::npos) << v.error().message;
+}
+
 }  // namespace
 }  // namespace picket

@@ -266,14 +266,24 @@ Result<bool> IptablesRulesPresent(const FirewallOptions& options) {
   return true;
 }
 
-Result<bool> IptablesUsesNftables() {
+Result<IptablesVariant> ParseIptablesVersion(std::string_view version_output) {
+  std::string_view line = version_output.substr(0, version_output.find('\n'));
+  if (line.ends_with('\r')) line.remove_suffix(1);
+  if (line.starts_with("iptables v")) {
+    if (line.ends_with(" (nf_tables)")) return IptablesVariant::kNft;
+    if (line.ends_with(" (legacy)") || line.find(' ', 10) == std::string_view::npos) return IptablesVariant::kLegacy;
+  }
+  return Error{"iptables: unrecognized `iptables -V` output: \"" + std::string(line) + "\""};
+}
+
+Result<IptablesVariant> DetectIptablesVariant() {
   const std::vector<std::string> argv{"iptables", "-V"};
   auto run = RunCommand(argv);
   if (!run.ok()) return Error{"iptables: " + run.error().message, run.error().sys_errno};
   if (run->exit_code != 0) {
     return Error{"iptables: `" + CommandLine(argv) + "` failed (exit " + std::to_string(run->exit_code) + ")"};
   }
-  return run->out.find("nf_tables") != std::string::npos;
+  return ParseIptablesVersion(run->out);
 }
 
 Status InstallIptablesRules(const FirewallOptions& options) {
@@ -305,13 +315,17 @@ Status RepairIptablesRules(const FirewallOptions& options) {
 Result<std::unique_ptr<Firewall>> InstallIptablesFirewall(const FirewallOptions& options, std::string reason) {
   Status installed = InstallIptablesRules(options);
   if (!installed.ok()) return installed.error();
-  auto nftables = IptablesUsesNftables();
-  if (!nftables.ok()) PLOG(kWarn) << "firewall: cannot tell the iptables variant: " << nftables.error().message;
+  auto variant = DetectIptablesVariant();
+  if (!variant.ok()) PLOG(kWarn) << "firewall: cannot tell the iptables variant: " << variant.error().message;
   FirewallOps ops;
   ops.remove = [] { return RemoveIptablesRules(); };
   ops.present = [options] { return IptablesRulesPresent(options); };
   ops.reinstall = [options] { return RepairIptablesRules(options); };
-  ops.change_events = nftables.ok() && *nftables ? RuleChangeEvents::kNfTables : RuleChangeEvents::kNone;
+  if (variant.ok()) {
+    const bool nft = *variant == IptablesVariant::kNft;
+    ops.change_events = nft ? RuleChangeEvents::kNfTables : RuleChangeEvents::kNone;
+    ops.tools_variant = nft ? "nft" : "legacy";
+  }
   return MakeInstalledFirewall("iptables", std::move(reason), std::move(ops));
 }
 

@@ -70,9 +70,17 @@ bool IptablesRulesIntact(IpFamily family, const FirewallOptions& options, const 
 // Reads both families' rulesets now (iptables-save, ip6tables-save) and applies IptablesRulesIntact.
 Result<bool> IptablesRulesPresent(const FirewallOptions& options);
 
-// Whether the iptables tools are the nf_tables variant (`iptables -V` says "nf_tables"), whose
-// changes the kernel announces as nf_tables netlink events; false for legacy iptables.
-Result<bool> IptablesUsesNftables();
+// Which kernel interface the iptables tools on PATH drive. Changes made through kNft are announced as
+// nf_tables netlink events; legacy x_tables changes are not.
+enum class IptablesVariant : uint8_t { kLegacy, kNft };
+
+// Reads `iptables -V` output: "iptables v1.8.9 (nf_tables)" → kNft; "iptables v1.8.9 (legacy)" and
+// the variant-less "iptables v1.6.1" of the releases before nf_tables → kLegacy. Error (naming the
+// text) for anything else.
+Result<IptablesVariant> ParseIptablesVersion(std::string_view version_output);
+
+// Runs `iptables -V` (PATH) and parses it.
+Result<IptablesVariant> DetectIptablesVariant();
 
 // Installs (or re-installs over what is left) both families' chains and jumps, rolling IPv4 back
 // when IPv6 fails.

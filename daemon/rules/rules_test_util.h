@@ -1,4 +1,5 @@
-// Test helpers for the rules tests: connections, rule JSON, temporary rule directories.
+// Test helpers for the rules tests: rule JSON, temporary rule directories, and (from
+// testing/flows.h) connections.
 // Test-only; not part of picket_rules.
 #pragma once
 
@@ -12,59 +13,11 @@
 #include <system_error>
 #include <vector>
 
-#include "netfilter/flow.h"
-#include "process/process_info.h"
 #include "rules/rule.h"
 #include "rules/rule_parser.h"
+#include "testing/flows.h"
 
 namespace picket::testing_util {
-
-inline IpAddress Ip(const std::string& text) {
-  Result<IpAddress> address = IpAddress::Parse(text);
-  EXPECT_TRUE(address.ok()) << text;
-  return address.ok() ? *address : IpAddress();
-}
-
-inline Flow MakeFlow(Protocol protocol, const std::string& dst, uint16_t dst_port,
-                     std::optional<uint32_t> uid = std::nullopt) {
-  Flow flow;
-  flow.protocol = protocol;
-  flow.dst = Ip(dst);
-  flow.src = flow.dst.is_v4() ? Ip("198.18.0.1") : Ip("2001:2::1");
-  flow.src_port = 40000;
-  flow.dst_port = dst_port;
-  flow.uid = uid;
-  return flow;
-}
-
-inline Attribution ProcessAttribution(pid_t pid, const std::string& exe, std::vector<std::string> argv,
-                                      std::optional<uint32_t> uid = 1000) {
-  Attribution who;
-  who.kind = AttributionKind::kProcess;
-  ProcessInfo process;
-  process.pid = pid;
-  process.uid = uid.value_or(0);
-  process.exe_path = exe;
-  process.argv = std::move(argv);
-  who.process = std::move(process);
-  who.uid = uid;
-  who.method = "test";
-  return who;
-}
-
-inline Attribution KernelAttribution() {
-  Attribution who;
-  who.kind = AttributionKind::kKernel;
-  return who;
-}
-
-inline Attribution UnknownAttribution(std::optional<uint32_t> uid = std::nullopt) {
-  Attribution who;
-  who.kind = AttributionKind::kUnknown;
-  who.uid = uid;
-  who.detail = "test";
-  return who;
-}
 
 // A complete rule file around `operator_json`.
 inline std::string RuleJson(const std::string& name, const std::string& action,

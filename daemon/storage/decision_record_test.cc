@@ -2,36 +2,22 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/flows.h"
+
 namespace picket {
 namespace {
 
-Flow TcpFlow() {
-  Flow f;
-  f.protocol = Protocol::kTcp;
-  f.src = *IpAddress::Parse("2001:2::1");
-  f.dst = *IpAddress::Parse("2001:2::2");
-  f.src_port = 40000;
-  f.dst_port = 443;
-  f.uid = 1000;
-  return f;
-}
+Flow TcpFlow() { return testing_util::MakeFlow(Protocol::kTcp, "2001:2::2", 443, /*uid=*/1000); }
 
 TEST(DecisionRecord, ProcessDecisionCarriesEveryField) {
-  Attribution a;
-  a.kind = AttributionKind::kProcess;
-  a.uid = 1000;
+  Attribution a = testing_util::ProcessAttribution(4242, "/usr/bin/curl", {"curl", "-s", "https://api.example.org"});
   a.method = "sock_diag+procfs";
-  ProcessInfo p;
-  p.pid = 4242;
-  p.uid = 1000;
-  p.exe_path = "/usr/bin/curl";
-  p.argv = {"curl", "-s", "https://api.example.org"};
+  ProcessInfo& p = *a.process;
   p.ancestors.push_back(AncestorInfo{100, "/usr/bin/bash"});
   p.digests.state = DigestState::kReady;
   p.digests.sha256 = "ab12";
   p.start_time_ns = 123456789;
   p.exec_ns = 123999999;
-  a.process = p;
   const EventRecord r = MakeDecisionRecord(
       {.verdict = "deny", .decided_by = DecidedBy::kRule, .rule = "no-curl", .host = "api.example.org", .time_us = 7},
       TcpFlow(), a);
@@ -57,12 +43,8 @@ TEST(DecisionRecord, ProcessDecisionCarriesEveryField) {
 }
 
 TEST(DecisionRecord, ProcessReadOnlyFromProcHasNoExecId) {
-  Attribution a;
-  a.kind = AttributionKind::kProcess;
+  Attribution a = testing_util::ProcessAttribution(7, "/usr/bin/curl", {});
   a.method = "sock_diag+procfs";
-  ProcessInfo p;
-  p.pid = 7;
-  a.process = p;
   const EventRecord r = MakeDecisionRecord({.verdict = "allow", .decided_by = DecidedBy::kDefault, .rule = "", .host = "", .time_us = 1},
                                            TcpFlow(), a);
   EXPECT_EQ(r.exec_id, "");

@@ -21,6 +21,7 @@
 #include "rules/rule_parser.h"
 #include "rules/rules_test_util.h"
 #include "rules/users.h"
+#include "testing/flows.h"
 #include "ui/decision_event.h"
 #include "ui/prompt_event.h"
 
@@ -575,23 +576,11 @@ TEST_F(UiServerTest, RulesListIsPagedWithinTheClientQueue) {
 }
 
 TEST(DecisionEventTest, CarriesFlowProcessAndHost) {
-  Flow flow;
-  flow.protocol = Protocol::kTcp;
-  flow.src = *IpAddress::Parse("198.18.0.1");
-  flow.dst = *IpAddress::Parse("198.18.0.2");
-  flow.src_port = 40000;
-  flow.dst_port = 443;
-  Attribution who;
-  who.kind = AttributionKind::kProcess;
-  ProcessInfo process;
-  process.pid = 42;
-  process.uid = 1000;
-  process.exe_path = "/usr/bin/curl";
-  process.argv = {"curl", "https://example.org"};
-  who.process = process;
+  const Attribution who = testing_util::ProcessAttribution(42, "/usr/bin/curl", {"curl", "https://example.org"});
   std::vector<std::string> hosts = {"example.org"};
   Decision decision{Action::kReject, nullptr, true};
-  ui::DecisionEvent event = MakeDecisionEvent(decision, flow, who, &hosts, "t");
+  ui::DecisionEvent event =
+      MakeDecisionEvent(decision, testing_util::MakeFlow(Protocol::kTcp, "198.18.0.2", 443), who, &hosts, "t");
   EXPECT_EQ(event.action, ui::AnswerAction::kReject);
   EXPECT_EQ(event.rule, "default");
   EXPECT_EQ(event.protocol, "tcp");
@@ -600,7 +589,7 @@ TEST(DecisionEventTest, CarriesFlowProcessAndHost) {
   EXPECT_EQ(event.host, "example.org");
   EXPECT_EQ(event.pid, 42);
   EXPECT_EQ(event.uid, 1000);
-  EXPECT_EQ(event.args, process.argv);
+  EXPECT_EQ(event.args, who.process->argv);
 }
 
 }  // namespace

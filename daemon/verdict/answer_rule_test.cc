@@ -5,9 +5,13 @@
 #include <map>
 #include <set>
 
+#include "testing/flows.h"
+
 namespace picket {
 namespace {
 
+using testing_util::MakeFlow;
+using testing_util::ProcessAttribution;
 using ui::AnswerAction;
 using ui::AnswerDuration;
 using ui::ScopeField;
@@ -15,22 +19,10 @@ using ui::ScopeField;
 const WallTime kNow = WallTime() + std::chrono::hours(24 * 20000);
 
 PromptFacts Facts(bool with_host = true) {
-  Flow flow;
-  flow.protocol = Protocol::kTcp;
-  flow.src = *IpAddress::Parse("198.18.0.1");
-  flow.dst = *IpAddress::Parse("198.18.0.2");
-  flow.src_port = 40000;
-  flow.dst_port = 443;
-  Attribution a;
-  a.kind = AttributionKind::kProcess;
-  a.process.emplace();
-  a.process->pid = 4242;
-  a.process->uid = 1000;
+  Attribution a = ProcessAttribution(4242, "/usr/bin/curl", {"curl", "https://example.org/"});
   a.process->start_time_ticks = 777;
-  a.process->exe_path = "/usr/bin/curl";
-  a.process->argv = {"curl", "https://example.org/"};
   const std::vector<std::string> hosts = {"example.org"};
-  return PromptFactsOf(9, flow, a, with_host ? &hosts : nullptr);
+  return PromptFactsOf(9, MakeFlow(Protocol::kTcp, "198.18.0.2", 443), a, with_host ? &hosts : nullptr);
 }
 
 const std::vector<AnswerAction> kActions = {AnswerAction::kAllow, AnswerAction::kDeny, AnswerAction::kReject};
@@ -144,13 +136,8 @@ TEST(AnswerRuleTest, NamesAreReadableAndUnique) {
 }
 
 TEST(AnswerRuleTest, UnknownProcessRefusesProcessScopesAndOwnership) {
-  Flow flow;
-  flow.protocol = Protocol::kUdp;
-  flow.dst = *IpAddress::Parse("2001:2::2");
-  flow.dst_port = 53;
-  Attribution unknown;
-  unknown.kind = AttributionKind::kUnknown;
-  const PromptFacts facts = PromptFactsOf(3, flow, unknown, nullptr);
+  const PromptFacts facts =
+      PromptFactsOf(3, MakeFlow(Protocol::kUdp, "2001:2::2", 53), testing_util::UnknownAttribution(), nullptr);
   for (ScopeField field : {ScopeField::kExecutable, ScopeField::kCommand, ScopeField::kUser}) {
     auto made = MakeAnswerRule(facts, AnswerChoice{AnswerAction::kAllow, AnswerDuration::kAlways, {field}}, kNow,
                                NoneTaken);

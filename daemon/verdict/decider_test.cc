@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "testing/flows.h"
+
 namespace picket {
 namespace {
 
@@ -22,20 +24,9 @@ class DeciderTest : public ::testing::Test {
     ASSERT_TRUE(loaded->problems.empty());
     rules_ = std::make_unique<RuleSet>(std::move(loaded->rules));
 
-    flow_.protocol = Protocol::kTcp;
-    flow_.src = *IpAddress::Parse("198.18.0.1");
-    flow_.dst = *IpAddress::Parse("198.18.0.2");
-    flow_.src_port = 40000;
-    flow_.dst_port = 7000;
-    flow_.uid = 1000;
-    attribution_.kind = AttributionKind::kProcess;
+    flow_ = testing_util::MakeFlow(Protocol::kTcp, "198.18.0.2", 7000, /*uid=*/1000);
+    attribution_ = testing_util::ProcessAttribution(42, "/opt/b/client", {"client", "tcp", "say \"hi\"\n"});
     attribution_.method = "sock_diag+procfs";
-    ProcessInfo p;
-    p.pid = 42;
-    p.uid = 1000;
-    p.exe_path = "/opt/b/client";
-    p.argv = {"client", "tcp", "say \"hi\"\n"};
-    attribution_.process = p;
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/flows.h"
+
 namespace picket {
 namespace {
 
@@ -12,26 +14,15 @@ using TimePoint = PendingTable::TimePoint;
 const TimePoint kStart = TimePoint() + seconds(1000);
 
 Flow TcpFlow(uint16_t src_port, const char* dst = "198.18.0.2", uint16_t dst_port = 7000) {
-  Flow flow;
-  flow.protocol = Protocol::kTcp;
-  flow.src = *IpAddress::Parse("198.18.0.1");
-  flow.dst = *IpAddress::Parse(dst);
+  Flow flow = testing_util::MakeFlow(Protocol::kTcp, dst, dst_port, /*uid=*/1000);
   flow.src_port = src_port;
-  flow.dst_port = dst_port;
   flow.tcp_syn = true;
-  flow.uid = 1000;
   return flow;
 }
 
 Attribution Process(const std::string& path, pid_t pid, uint32_t uid = 1000) {
-  Attribution a;
-  a.kind = AttributionKind::kProcess;
-  a.process.emplace();
-  a.process->pid = pid;
-  a.process->uid = uid;
-  a.process->exe_path = path;
+  Attribution a = testing_util::ProcessAttribution(pid, path, {}, uid);
   a.process->start_time_ticks = 100u + static_cast<uint64_t>(pid);
-  a.method = "test";
   return a;
 }
 

@@ -138,7 +138,7 @@ void PicketdFixture::WriteRuleWithOperator(const std::string& name, const std::s
   argv.insert(argv.end(), {"--ui-socket", socket_path_});
   argv.insert(argv.end(), options.args.begin(), options.args.end());
   std::string error;
-  picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_}, &error);
+  picketd_ = Subprocess::Spawn({argv, net_->client(), dir_ + "/picketd.out", log_path_, options.env}, &error);
   if (!picketd_) return ::testing::AssertionFailure() << error;
   return WaitForReady();
 }

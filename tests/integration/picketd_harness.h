@@ -98,6 +98,9 @@ struct PicketdOptions {
   // When set: written to <dir_>/picketd.json and passed as --config (first on the command line).
   std::optional<std::string> config_json = {};
   History history = History::kInTestDir;
+  // "NAME=value" entries for picketd's environment (replacing the test's variable of that name), e.g.
+  // a PATH whose first directory holds other iptables tools.
+  std::vector<std::string> env = {};
 };
 
 class PicketdFixture : public ::testing::Test {

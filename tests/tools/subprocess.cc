@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace picket::testing {
 namespace {
@@ -25,14 +26,14 @@ int OpenOutput(const std::string& path) {
 }
 
 // Runs in the forked child: only async-signal-safe calls, then exec. Never returns.
-[[noreturn]] void ExecChild(char* const* argv, int netns_fd, int out_fd, int err_fd) {
+[[noreturn]] void ExecChild(char* const* argv, char* const* envp, int netns_fd, int out_fd, int err_fd) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) _exit(126);
   int null_in = open("/dev/null", O_RDONLY);
   if (null_in < 0 || dup2(null_in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(126);
-  execv(argv[0], argv);
+  execve(argv[0], argv, envp);
   _exit(127);
 }
 
@@ -42,9 +43,31 @@ int ExitCodeOf(int status) {
   return -1;
 }
 
+std::string_view EnvName(std::string_view entry) { return entry.substr(0, entry.find('=')); }
+
+// The caller's environment with `overrides` ("NAME=value") replacing or adding variables.
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    bool replaced = false;
+    for (const std::string& o : overrides) replaced = replaced || EnvName(o) == EnvName(entry);
+    if (!replaced) env.emplace_back(entry);
+  }
+  env.insert(env.end(), overrides.begin(), overrides.end());
+  return env;
+}
+
+std::vector<char*> NullTerminated(const std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (const std::string& s : strings) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
 // Forks and execs; the child's stdout/stderr go to out_fd/err_fd. Returns the pid or -1 (+ *error).
-pid_t ForkExec(const std::vector<std::string>& args, const std::string& netns, int out_fd, int err_fd,
-               std::string* error) {
+pid_t ForkExec(const std::vector<std::string>& args, const std::vector<std::string>& env_overrides,
+               const std::string& netns, int out_fd, int err_fd, std::string* error) {
   if (args.empty()) {
     *error = "empty argv";
     return -1;
@@ -58,11 +81,12 @@ pid_t ForkExec(const std::vector<std::string>& args, const std::string& netns, i
       return -1;
     }
   }
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
+  // Built before fork: the child may only make async-signal-safe calls.
+  const std::vector<std::string> env = ChildEnvironment(env_overrides);
+  std::vector<char*> argv = NullTerminated(args);
+  std::vector<char*> envp = NullTerminated(env);
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(argv.data(), netns_fd, out_fd, err_fd);
+  if (pid == 0) ExecChild(argv.data(), envp.data(), netns_fd, out_fd, err_fd);
   const int fork_errno = errno;
   if (netns_fd >= 0) close(netns_fd);
   if (pid < 0) *error = std::string("fork: ") + std::strerror(fork_errno);
@@ -80,7 +104,7 @@ std::unique_ptr<Subprocess> Subprocess::Spawn(const SpawnOptions& options, std::
     if (err_fd >= 0) close(err_fd);
     return nullptr;
   }
-  const pid_t pid = ForkExec(options.argv, options.netns, out_fd, err_fd, error);
+  const pid_t pid = ForkExec(options.argv, options.env, options.netns, out_fd, err_fd, error);
   close(out_fd);
   close(err_fd);
   if (pid < 0) return nullptr;
@@ -133,7 +157,7 @@ RunResult RunProgram(const std::vector<std::string>& argv, const std::string& ne
     return result;
   }
   std::string error;
-  const pid_t pid = ForkExec(argv, netns, pipe_fds[1], pipe_fds[1], &error);
+  const pid_t pid = ForkExec(argv, {}, netns, pipe_fds[1], pipe_fds[1], &error);
   close(pipe_fds[1]);
   if (pid < 0) {
     close(pipe_fds[0]);

@@ -21,6 +21,9 @@ struct SpawnOptions {
   std::string netns;              // name under /run/netns; empty = the caller's namespace
   std::string stdout_path;        // file to write stdout to (truncated); empty = /dev/null
   std::string stderr_path;        // same for stderr; may equal stdout_path
+  // "NAME=value" entries for the child's environment, each replacing the caller's variable of that
+  // name or added; empty = the caller's environment unchanged.
+  std::vector<std::string> env = {};
 };
 
 class Subprocess {
