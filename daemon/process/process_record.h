@@ -105,6 +105,19 @@ enum ImageFlag : uint32_t {
   kImagePathTruncated = 1u << 5,  // exe path deeper/longer than the kernel-side walk allows
 };
 
+// The part of an image that a fork inherits from its parent unchanged: held by shared_ptr, so the
+// children of one parent image (and a child whose cgroup is its parent's) share one copy of the
+// strings instead of each copying path, argv, cwd and environment (reason: 10 000 forks of one
+// parent each paid ~0.3 KB for the copies). Immutable once built; outlives the images that share it.
+struct ImageStrings {
+  std::string exe_path;
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::vector<EnvVar> env;         // only the variables the store was asked to keep
+  std::string container_id;        // 64-hex id found in the cgroup name; empty when none
+  std::string cgroup_path;         // cgroup v2 path ("/user.slice/…"); empty when unknown
+};
+
 struct ProcessImage {
   ProcKey key;
   ExecId exec_id;
@@ -115,19 +128,21 @@ struct ProcessImage {
   uint32_t uid = 0;
   uint32_t euid = 0;
   uint32_t gid = 0;
-  std::string exe_path;
-  std::vector<std::string> argv;
-  std::string cwd;
-  std::vector<EnvVar> env;         // only the variables the store was asked to keep
+  std::shared_ptr<const ImageStrings> strings;  // shared with the parent's image after a fork; null = all empty
   uint64_t cgroup_id = 0;
-  std::string container_id;        // 64-hex id found in the cgroup name; empty when none
-  std::string cgroup_path;         // cgroup v2 path ("/user.slice/…"); empty when unknown
   uint32_t pid_ns = 0;
   uint32_t mnt_ns = 0;
   FileIdentity exe_file;
   uint32_t flags = 0;              // ImageFlag bits
 
   bool has(ImageFlag flag) const { return (flags & flag) != 0; }
+  const std::string& exe_path() const { return text().exe_path; }
+  const std::vector<std::string>& argv() const { return text().argv; }
+  const std::string& cwd() const { return text().cwd; }
+  const std::vector<EnvVar>& env() const { return text().env; }
+  const std::string& container_id() const { return text().container_id; }
+  const std::string& cgroup_path() const { return text().cgroup_path; }
+  const ImageStrings& text() const;
 };
 
 struct ProcessSnapshot {
