@@ -120,9 +120,10 @@ AncestorChain ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppid, uint6
     *flags |= kImageAncestorsCut;
     return chain;
   }
-  if (image == chain_parent_) {
-    if (chain_cut_) *flags |= kImageAncestorsCut;
-    return chain_of_parent_;
+  for (const ChainOfParent& cached : chains_) {
+    if (cached.parent != image) continue;
+    if (cached.cut) *flags |= kImageAncestorsCut;
+    return cached.chain;
   }
   bool cut = image->has(kImageAncestorsCut);
   chain.reserve(std::min(image->ancestors.size() + 1, options_.max_ancestors));
@@ -135,10 +136,10 @@ AncestorChain ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppid, uint6
     chain.push_back(a);
   }
   if (cut) *flags |= kImageAncestorsCut;
-  chain_parent_ = std::move(image);
-  chain_of_parent_ = AncestorChain(std::move(chain));
-  chain_cut_ = cut;
-  return chain_of_parent_;
+  ChainOfParent& slot = chains_[next_chain_];
+  next_chain_ = (next_chain_ + 1) % kChainCacheSize;
+  slot = ChainOfParent{std::move(image), AncestorChain(std::move(chain)), cut};
+  return slot.chain;
 }
 
 std::vector<EnvVar> ProcessStore::FilterEnv(std::string_view environ) const {

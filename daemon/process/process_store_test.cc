@@ -298,6 +298,31 @@ TEST_F(ProcessStoreTest, ForkedChildrenShareTheParentsStringsAndKeepThemAfterIts
   EXPECT_EQ(grandchild->image->container_id(), "");
 }
 
+TEST_F(ProcessStoreTest, InterleavedForksOfSeveralParentsShareEachParentsChain) {
+  Boot();
+  const ProcKey a = Key(200, 3 * kSec);
+  const ProcKey b = Key(201, 3 * kSec + 1);
+  store_.OnFork(Fork(shell_, a, a.start_ns));
+  store_.OnFork(Fork(shell_, b, b.start_ns));
+  store_.OnExec(Exec(a, shell_, "/usr/bin/a", a.start_ns + 10));
+  store_.OnExec(Exec(b, shell_, "/usr/bin/b", b.start_ns + 10));
+  for (pid_t i = 0; i < 20; ++i) {  // a's and b's forks alternate
+    const ProcKey& parent = i % 2 == 0 ? a : b;
+    const uint64_t start = 4 * kSec + static_cast<uint64_t>(i);
+    store_.OnFork(Fork(parent, Key(300 + i, start), start));
+  }
+  const Ancestor* chain_of_a = &store_.FindLive(300)->image->ancestors[0];
+  const Ancestor* chain_of_b = &store_.FindLive(301)->image->ancestors[0];
+  EXPECT_EQ(chain_of_a->exe_path, "/usr/bin/a");
+  EXPECT_EQ(chain_of_b->exe_path, "/usr/bin/b");
+  for (pid_t i = 2; i < 20; ++i) {
+    const auto child = store_.FindLive(300 + i);
+    ASSERT_TRUE(child.has_value());
+    ASSERT_EQ(child->image->ancestors.size(), 3u);
+    EXPECT_EQ(&child->image->ancestors[0], i % 2 == 0 ? chain_of_a : chain_of_b) << "child " << 300 + i << " copied its chain";
+  }
+}
+
 TEST_F(ProcessStoreTest, ProcfsDataNeverReplacesKernelData) {
   Boot();
   ExecEvent from_proc = Exec(ProcKey{100, 2 * kSec, true}, ProcKey{1, 0, true}, "/usr/bin/wrong", 0);
