@@ -78,10 +78,10 @@ TEST(BpfRecordTest, ExecRecordIsDecodedIntoTheStore) {
   EXPECT_EQ(image.euid, 0u);
   EXPECT_EQ(image.gid, 100u);
   EXPECT_EQ(image.ns_pid, 7);
-  EXPECT_EQ(image.exe_file.dev, makedev(8, 3));
-  EXPECT_EQ(image.exe_file.ino, 99u);
-  EXPECT_TRUE(image.exe_file.deleted);
-  EXPECT_TRUE(image.exe_file.memfd);
+  EXPECT_EQ(image.exe_file().dev, makedev(8, 3));
+  EXPECT_EQ(image.exe_file().ino, 99u);
+  EXPECT_TRUE(image.exe_file().deleted);
+  EXPECT_TRUE(image.exe_file().memfd);
   EXPECT_TRUE(image.has(kImageArgvTruncated));
 }
 

@@ -18,9 +18,9 @@ bool ProcKey::SameStart(uint64_t other_ns, bool other_coarse) const {
   return start_ns / tick == other_ns / tick;
 }
 
-const ImageStrings& ProcessImage::text() const {
-  static const ImageStrings empty;
-  return strings != nullptr ? *strings : empty;
+const ImageData& ProcessImage::shared() const {
+  static const ImageData empty;
+  return data != nullptr ? *data : empty;
 }
 
 ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
@@ -33,7 +33,7 @@ ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
   info.start_time_ns = image.key.start_ns;
   info.exec_ns = image.exec_id.exec_ns;
   info.exe_path = image.exe_path();
-  info.exe_deleted = image.exe_file.deleted && !image.exe_file.memfd;
+  info.exe_deleted = image.exe_file().deleted && !image.exe_file().memfd;
   info.argv = image.argv();
   info.cwd = image.cwd();
   info.ns_pid = image.ns_pid;
@@ -45,12 +45,12 @@ ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
   for (const EnvVar& v : image.env()) info.env.emplace_back(v.name, v.value);
   info.container_id = image.container_id();
   info.cgroup_path = image.cgroup_path();
-  info.exe_dev = image.exe_file.dev;
-  info.exe_ino = image.exe_file.ino;
-  info.exe_ctime_ns = image.exe_file.ctime_ns;
-  info.exe_size = image.exe_file.size;
-  info.exe_identity_known = image.exe_file.known;
-  info.exe_memfd = image.exe_file.memfd;
+  info.exe_dev = image.exe_file().dev;
+  info.exe_ino = image.exe_file().ino;
+  info.exe_ctime_ns = image.exe_file().ctime_ns;
+  info.exe_size = image.exe_file().size;
+  info.exe_identity_known = image.exe_file().known;
+  info.exe_memfd = image.exe_file().memfd;
   info.exited = snapshot.exited();
   return info;
 }

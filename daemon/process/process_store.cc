@@ -169,16 +169,16 @@ std::string ProcessStore::CgroupPathOf(uint64_t cgroup_id) const {
   return cgroup_resolver_->PathOf(cgroup_id).value_or(std::string());
 }
 
-std::shared_ptr<const ImageStrings> ProcessStore::InheritedStrings(const ProcessImage& parent, uint64_t cgroup_id) const {
+std::shared_ptr<const ImageData> ProcessStore::InheritedData(const ProcessImage& parent, uint64_t cgroup_id) const {
   // The child's container id and cgroup path are its parent's when it stayed in the parent's cgroup.
   const bool same_id = parent.cgroup_id == cgroup_id;
   std::string container_id = same_id ? parent.container_id() : std::string();
   std::string cgroup_path = same_id && cgroup_id != 0 ? parent.cgroup_path() : CgroupPathOf(cgroup_id);
-  if (container_id == parent.container_id() && cgroup_path == parent.cgroup_path()) return parent.strings;
-  ImageStrings strings = parent.text();
-  strings.container_id = std::move(container_id);
-  strings.cgroup_path = std::move(cgroup_path);
-  return std::make_shared<const ImageStrings>(std::move(strings));
+  if (container_id == parent.container_id() && cgroup_path == parent.cgroup_path()) return parent.data;
+  ImageData data = parent.shared();
+  data.container_id = std::move(container_id);
+  data.cgroup_path = std::move(cgroup_path);
+  return std::make_shared<const ImageData>(std::move(data));
 }
 
 std::shared_ptr<ProcessImage> ProcessStore::ImageFromExec(const ExecEvent& event) const {
@@ -190,18 +190,18 @@ std::shared_ptr<ProcessImage> ProcessStore::ImageFromExec(const ExecEvent& event
   image->uid = event.uid;
   image->euid = event.euid;
   image->gid = event.gid;
-  image->strings = std::make_shared<const ImageStrings>(ImageStrings{
+  image->data = std::make_shared<const ImageData>(ImageData{
       .exe_path = event.exe_path,
       .argv = event.argv,
       .cwd = event.cwd,
       .env = FilterEnv(event.environ),
       .container_id = ContainerIdFromCgroup(event.cgroup),
       .cgroup_path = event.cgroup_path.empty() ? CgroupPathOf(event.cgroup_id) : event.cgroup_path,
+      .exe_file = event.exe_file,
   });
   image->cgroup_id = event.cgroup_id;
   image->pid_ns = event.pid_ns;
   image->mnt_ns = event.mnt_ns;
-  image->exe_file = event.exe_file;
   image->flags = event.flags;
   return image;
 }
@@ -241,21 +241,17 @@ void ProcessStore::OnFork(const ForkEvent& event) {
     parent = it->second.image;
   }
   if (parent != nullptr) {
-    image->strings = InheritedStrings(*parent, event.cgroup_id);
-    image->exe_file = parent->exe_file;
+    image->data = InheritedData(*parent, event.cgroup_id);
     image->flags = parent->flags & (kImageArgvTruncated | kImageEnvTruncated | kImagePathTruncated | kImagePartial);
     image->parent_exec = parent->exec_id;
     image->ancestors = AncestorsOf(event.parent, event.parent.tgid, event.child.start_ns, &image->flags);
   } else {
     ++counters_.orphan_forks;
-    image->exe_file = event.exe_file;
     image->flags = kImagePartial | kImageAncestorsCut;
-    std::string cgroup_path = CgroupPathOf(event.cgroup_id);
-    if (!cgroup_path.empty()) {
-      ImageStrings strings;
-      strings.cgroup_path = std::move(cgroup_path);
-      image->strings = std::make_shared<const ImageStrings>(std::move(strings));
-    }
+    ImageData data;
+    data.cgroup_path = CgroupPathOf(event.cgroup_id);
+    data.exe_file = event.exe_file;
+    image->data = std::make_shared<const ImageData>(std::move(data));
   }
   PutLive(std::move(image));
 }

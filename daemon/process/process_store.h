@@ -208,8 +208,8 @@ class ProcessStore {
   AncestorChain AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns, uint32_t* flags) const;
   std::vector<EnvVar> FilterEnv(std::string_view environ) const;
   std::shared_ptr<ProcessImage> ImageFromExec(const ExecEvent& event) const;
-  // A forked child's strings: its parent image's, shared unless the child's cgroup changes them.
-  std::shared_ptr<const ImageStrings> InheritedStrings(const ProcessImage& parent, uint64_t cgroup_id) const;
+  // A forked child's data: its parent image's, shared unless the child's cgroup changes it.
+  std::shared_ptr<const ImageData> InheritedData(const ProcessImage& parent, uint64_t cgroup_id) const;
   std::string CgroupPathOf(uint64_t cgroup_id) const;
 
   StoreOptions options_;

@@ -249,7 +249,7 @@ TEST_F(ProcessStoreTest, AncestorsSurviveEvictionOfTheParent) {
   EXPECT_EQ(s->image->ancestors[0].exe_path, "/usr/bin/make");
 }
 
-TEST_F(ProcessStoreTest, ForkedChildrenShareTheParentsStringsAndKeepThemAfterItsEviction) {
+TEST_F(ProcessStoreTest, ForkedChildrenShareTheParentsDataAndKeepItAfterItsEviction) {
   Boot();
   const ProcKey parent = Key(200, 3 * kSec);
   ExecEvent exec = Exec(parent, shell_, "/usr/bin/server", parent.start_ns + 1);
@@ -267,32 +267,33 @@ TEST_F(ProcessStoreTest, ForkedChildrenShareTheParentsStringsAndKeepThemAfterIts
   const auto first = store_.FindLive(300);
   const auto last = store_.FindLive(309);
   ASSERT_TRUE(held_parent && first && last);
-  EXPECT_EQ(first->image->strings, held_parent->image->strings) << "a fork shares its parent's strings, no copy";
-  EXPECT_EQ(last->image->strings, held_parent->image->strings);
+  EXPECT_EQ(first->image->data, held_parent->image->data) << "a fork shares its parent's data, no copy";
+  EXPECT_EQ(last->image->data, held_parent->image->data);
   EXPECT_NE(first->image, last->image) << "each child still has its own image (key, exec id)";
 
-  // The parent ends and is evicted; its children keep the strings they share.
-  const ImageStrings* shared = held_parent->image->strings.get();
+  // The parent ends and is evicted; its children keep the data they share.
+  const ImageData* shared = held_parent->image->data.get();
   store_.OnExit(Exit(parent, 5 * kSec));
   clock_.now = 100 * kSec;
   store_.Sweep(nullptr);
   ASSERT_FALSE(store_.Find(parent).has_value());
   const auto child = store_.FindLive(305);
   ASSERT_TRUE(child.has_value());
-  EXPECT_EQ(child->image->strings.get(), shared);
+  EXPECT_EQ(child->image->data.get(), shared);
   EXPECT_EQ(child->image->exe_path(), "/usr/bin/server");
   EXPECT_EQ(child->image->argv(), (std::vector<std::string>{"/usr/bin/server", "--workers", "64"}));
   EXPECT_EQ(child->image->cwd(), "/srv/data");
+  EXPECT_TRUE(child->image->exe_file().SameVersion(exec.exe_file)) << "the file identity is inherited";
   EXPECT_EQ(child->image->container_id(), std::string(64, 'a'));
   EXPECT_EQ(ToProcessInfo(*child).cwd, "/srv/data");
 
-  // A child forked into another cgroup gets its own strings: same path and argv, no container id.
+  // A child forked into another cgroup gets its own data: same path and argv, no container id.
   ForkEvent moved = Fork(Key(305, child->image->key.start_ns), Key(400, 101 * kSec), 101 * kSec);
   moved.cgroup_id = 78;
   store_.OnFork(moved);
   const auto grandchild = store_.FindLive(400);
   ASSERT_TRUE(grandchild.has_value());
-  EXPECT_NE(grandchild->image->strings, child->image->strings);
+  EXPECT_NE(grandchild->image->data, child->image->data);
   EXPECT_EQ(grandchild->image->exe_path(), "/usr/bin/server");
   EXPECT_EQ(grandchild->image->argv(), child->image->argv());
   EXPECT_EQ(grandchild->image->container_id(), "");

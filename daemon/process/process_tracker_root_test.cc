@@ -164,11 +164,11 @@ TEST_F(ProcessTrackerRootTest, EbpfSourceSeesExecWithPathArgvAndAncestors) {
   ExpectChainReachesInit(*tracker, image);
   struct stat st {};
   ASSERT_EQ(stat(sleeper.c_str(), &st), 0);
-  EXPECT_EQ(image.exe_file.dev, st.st_dev);
-  EXPECT_EQ(image.exe_file.ino, st.st_ino);
-  EXPECT_EQ(image.exe_file.size, static_cast<uint64_t>(st.st_size));
-  EXPECT_EQ(image.exe_file.ctime_ns, static_cast<uint64_t>(st.st_ctim.tv_sec) * 1000000000ull + st.st_ctim.tv_nsec);
-  EXPECT_FALSE(image.exe_file.deleted);
+  EXPECT_EQ(image.exe_file().dev, st.st_dev);
+  EXPECT_EQ(image.exe_file().ino, st.st_ino);
+  EXPECT_EQ(image.exe_file().size, static_cast<uint64_t>(st.st_size));
+  EXPECT_EQ(image.exe_file().ctime_ns, static_cast<uint64_t>(st.st_ctim.tv_sec) * 1000000000ull + st.st_ctim.tv_nsec);
+  EXPECT_FALSE(image.exe_file().deleted);
 
   // Resolve through the /proc directory answers from the store.
   UniqueFd dir = OpenPidDir(tracker->proc_dir(), pid);
