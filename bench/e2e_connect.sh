@@ -192,7 +192,7 @@ run_floor() {
 }
 
 run_picketd() {  # run_picketd ROUND SETUP [picketd args...]
-  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history via
+  local round=$1 setup=$2 rules=$TMP/rules log=$TMP/$2-$1.log decisions history via lost
   shift 2
   mkdir -p "$rules"
   cat >"$rules/bench-allow.json" <<EOF
@@ -208,7 +208,8 @@ EOF
   history=$(grep -o 'counters: history on appended=[0-9]* written=[0-9]* dropped=[0-9]*' "$log" | cut -d' ' -f5- || true)
   via=$(grep -o ' via=[a-z-]*' "$log" | sort | uniq -c | awk '{ printf "%s%s:%s", sep, substr($2, 5), $1; sep = "," }')
   echo "$setup $round $decisions ${history:--}" >>"$TMP/decisions"
-  echo "$setup r$round ${via:-none}" >>"$TMP/methods"
+  lost=$(grep -o 'process counters: .*' "$log" | grep -o 'lost_events=[0-9]*' | tail -1 || true)
+  echo "$setup r$round ${via:-none} ${lost:-lost_events=?}" >>"$TMP/methods"
   teardown_pair
 }
 
@@ -282,7 +283,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo
   echo "picketd allow decisions logged per round (connects per round: $((COUNT + WARMUP))):" \
        "$(awk '{ printf "%s%s %s r%s", sep, $3, $1, $2; sep = ", " }' "$TMP/decisions")."
-  echo "Attribution methods (via=, count) per run: $(paste -sd ';' "$TMP/methods" | sed 's/;/; /g')."
+  echo "Attribution methods (via=, count) and eBPF events lost per run: $(paste -sd ';' "$TMP/methods" | sed 's/;/; /g')."
   echo "Event log rows per round (d): $(awk '$1 == "picketd-history" { printf "%s%s", sep, $4 " " $5 " " $6; sep = "; " }' "$TMP/decisions")."
 } | tee "${OUTPUT:-/dev/null}"
 if (( ROUNDS > 1 )); then

@@ -69,7 +69,7 @@ struct Config {
   uint32_t process_sweep_seconds = 60;        // period of the eviction / liveness sweep
   uint32_t process_max_entries = 32768;       // processes kept (live + ended)
   uint32_t process_max_exited = 8192;         // ended processes kept
-  uint32_t process_ring_buffer_kib = 2048;    // eBPF ring buffer size (power of two)
+  uint32_t process_ring_buffer_kib = 1024;    // eBPF ring buffer size (power of two)
   bool flow_attribution = true;               // kernel flow ownership (bpf-flow) in front of /proc
   uint32_t checksum_cache_entries = 4096;     // file versions whose digests are kept
   uint32_t checksum_max_waiting_packets = 4096;  // packets held for a digest; beyond: decided without it

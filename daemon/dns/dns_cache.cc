@@ -1,6 +1,7 @@
 #include "dns/dns_cache.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace picket {
@@ -26,9 +27,41 @@ DnsCache::DnsCache(DnsCacheOptions options) : options_(options), slots_(kInitial
   options_.max_ttl = std::max(options_.max_ttl, options_.min_ttl);
 }
 
-DnsCache::Clock::time_point DnsCache::Expiry(uint32_t ttl_seconds, Clock::time_point now) const {
+uint32_t DnsCache::Expiry(uint32_t ttl_seconds, Clock::time_point now) const {
   const auto ttl = std::clamp(std::chrono::seconds(ttl_seconds), options_.min_ttl, options_.max_ttl);
-  return now + ttl;
+  const auto expires = std::chrono::ceil<std::chrono::seconds>((now + ttl).time_since_epoch()).count();
+  return static_cast<uint32_t>(std::clamp<int64_t>(expires, 0, UINT32_MAX));
+}
+
+uint32_t DnsCache::StoreName(std::string_view name) {
+  if (name_end_ % kChunkBytes + name.size() > kChunkBytes) name_end_ = (name_end_ / kChunkBytes + 1) * kChunkBytes;
+  const size_t chunk = name_end_ / kChunkBytes;
+  if (chunk == chunks_.size()) chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkBytes));
+  std::memcpy(chunks_[chunk].get() + name_end_ % kChunkBytes, name.data(), name.size());
+  const auto offset = static_cast<uint32_t>(name_end_);
+  name_end_ += name.size();
+  name_bytes_ += name.size();
+  return offset;
+}
+
+// Names sit in learn order (a refreshed entry's name is stored again), so walking the entries from
+// the oldest moves every name to an offset no later than its own: the copy works in place, and the
+// chunks past the last name are freed.
+void DnsCache::CompactNamesIfWasteful() {
+  const uint64_t waste = name_end_ - name_bytes_;
+  if (waste <= 2 * kChunkBytes || waste <= name_bytes_ / 4) return;
+  uint64_t end = 0;
+  for (uint32_t i = oldest_; i != kNone; i = entries_[i].newer) {
+    Entry& e = entries_[i];
+    if (end % kChunkBytes + e.name_size > kChunkBytes) end = (end / kChunkBytes + 1) * kChunkBytes;
+    char* to = chunks_[end / kChunkBytes].get() + end % kChunkBytes;
+    std::memmove(to, NameOf(e).data(), e.name_size);
+    e.name = static_cast<uint32_t>(end);
+    end += e.name_size;
+  }
+  name_end_ = end;
+  chunks_.resize(std::min<size_t>(chunks_.size(), end / kChunkBytes + 1));
+  chunks_.shrink_to_fit();
 }
 
 size_t DnsCache::FindSlot(const IpAddress& address) const {
@@ -122,7 +155,7 @@ void DnsCache::Remove(uint32_t index) {
     }
   }
   UnlinkLearnOrder(index);
-  e.name.reset();
+  name_bytes_ -= e.name_size;
   e.name_size = 0;
   e.next_same_address = free_;
   free_ = index;
@@ -141,9 +174,12 @@ void DnsCache::Add(const IpAddress& address, std::string_view name, uint32_t ttl
   uint32_t last = kNone;
   const uint32_t head = Head(key);
   for (uint32_t i = head, previous = kNone; i != kNone; previous = i, i = entries_[i].next_same_address) {
-    if (entries_[i].view() == name) {
-      // Learned again: newest in both orders (the cache's and its address's).
-      entries_[i].expires = expires;
+    if (NameOf(entries_[i]) == name) {
+      // Learned again: newest in both orders (the cache's and its address's); the name is stored
+      // again at the end, so the names stay in learn order.
+      entries_[i].expires_s = expires;
+      name_bytes_ -= entries_[i].name_size;
+      entries_[i].name = StoreName(name);
       UnlinkLearnOrder(i);
       LinkNewest(i);
       if (previous != kNone) {
@@ -152,6 +188,7 @@ void DnsCache::Add(const IpAddress& address, std::string_view name, uint32_t ttl
         SetHead(key, i);
       }
       ++counters_.refreshed;
+      CompactNamesIfWasteful();
       return;
     }
     ++count;
@@ -162,21 +199,21 @@ void DnsCache::Add(const IpAddress& address, std::string_view name, uint32_t ttl
     ++counters_.evicted_per_address;
   }
   while (size_ >= options_.max_names) {
-    if (entries_[oldest_].expires <= now) ++counters_.expired; else ++counters_.evicted;
+    if (Expired(entries_[oldest_], now)) ++counters_.expired; else ++counters_.evicted;
     EvictOldest();
   }
   const uint32_t index = Allocate();
   Entry& e = entries_[index];
   e.address = key;
-  e.expires = expires;
-  e.name = std::make_unique_for_overwrite<char[]>(name.size());
-  std::memcpy(e.name.get(), name.data(), name.size());
+  e.expires_s = expires;
+  e.name = StoreName(name);
   e.name_size = static_cast<uint8_t>(name.size());
   e.next_same_address = Head(key);
   SetHead(key, index);
   LinkNewest(index);
   ++size_;
   ++counters_.added;
+  CompactNamesIfWasteful();
 }
 
 size_t DnsCache::Lookup(const IpAddress& address, Clock::time_point now, std::vector<std::string>* names) {
@@ -188,8 +225,8 @@ size_t DnsCache::Lookup(const IpAddress& address, Clock::time_point now, std::ve
   uint32_t expired[16];
   size_t expired_count = 0;
   for (uint32_t i = Head(key); i != kNone; i = entries_[i].next_same_address) {
-    if (entries_[i].expires > now) {
-      names->emplace_back(entries_[i].view());
+    if (!Expired(entries_[i], now)) {
+      names->emplace_back(NameOf(entries_[i]));
     } else if (expired_count < std::size(expired)) {
       expired[expired_count++] = i;
     }
@@ -198,6 +235,7 @@ size_t DnsCache::Lookup(const IpAddress& address, Clock::time_point now, std::ve
     Remove(expired[k]);
     ++counters_.expired;
   }
+  if (expired_count != 0) CompactNamesIfWasteful();
   if (!names->empty()) ++counters_.hits;
   return names->size();
 }

@@ -154,6 +154,55 @@ TEST_F(DnsCacheTest, RandomOperationsMatchAModel) {
   }
 }
 
+TEST_F(DnsCacheTest, ExpiryIsRoundedUpToWholeSeconds) {
+  DnsCache cache({.max_names = 10, .max_names_per_address = 4, .min_ttl = seconds(10), .max_ttl = seconds(100)});
+  now_ += std::chrono::milliseconds(500);
+  cache.Add(Ip("198.18.0.2"), "half.example", 10, now_);  // expires at 1010.5 s, kept until 1011 s
+  now_ += seconds(10);
+  EXPECT_THAT(Names(cache, "198.18.0.2"), ElementsAre("half.example"));
+  now_ += std::chrono::milliseconds(499);
+  EXPECT_THAT(Names(cache, "198.18.0.2"), ElementsAre("half.example"));
+  now_ += std::chrono::milliseconds(1);
+  EXPECT_THAT(Names(cache, "198.18.0.2"), IsEmpty());
+}
+
+// Long names churned through a small cache, with refreshes and expiries: every name held reads back
+// intact after the removed names' space was reclaimed, and the name storage stays bounded.
+TEST_F(DnsCacheTest, NameStorageIsReclaimedAndNamesStayIntact) {
+  constexpr size_t kMax = 1000;
+  DnsCache cache({.max_names = kMax, .max_names_per_address = 2, .min_ttl = seconds(1), .max_ttl = seconds(1000)});
+  auto ip = [](uint32_t n) {
+    const uint8_t b[4] = {10, static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)};
+    return IpAddress::V4(b);
+  };
+  auto name = [](uint32_t n) { return std::string(150 + n % 100, static_cast<char>('a' + n % 26)) + "." + std::to_string(n); };
+  std::map<uint32_t, std::pair<std::string, bool>> latest;  // address → the name learned last, short-lived
+  size_t peak = 0;
+  for (uint32_t i = 0; i < 30000; ++i) {
+    const uint32_t address = i % 1500;
+    const uint32_t n = i % 7 == 0 ? i / 2 : i;  // some names learned again (refresh)
+    const bool short_lived = i % 11 == 0;
+    cache.Add(ip(address), name(n), short_lived ? 1 : 600, now_);
+    latest[address] = {name(n), short_lived};
+    if (i % 100 == 0) now_ += seconds(1);
+    peak = std::max(peak, cache.name_storage_bytes());
+  }
+  EXPECT_LE(cache.size(), kMax);
+  // The live names take at most kMax * 250 bytes; reclaiming keeps at most a quarter more, plus chunks.
+  EXPECT_LE(peak, kMax * 250 * 5 / 4 + 4 * 64 * 1024);
+  size_t found = 0;
+  for (const auto& [address, learned] : latest) {
+    const std::vector<std::string> names = Names(cache, ip(address).ToString().c_str());
+    if (names.empty()) continue;
+    ++found;
+    if (!learned.second) {
+      EXPECT_EQ(names.front(), learned.first) << "address " << address;
+    }
+    for (const std::string& got : names) EXPECT_EQ(got, name(static_cast<uint32_t>(std::stoul(got.substr(got.find('.') + 1)))));
+  }
+  EXPECT_GT(found, kMax / 4);
+}
+
 TEST_F(DnsCacheTest, LookupCounters) {
   DnsCache cache({});
   cache.Add(Ip("198.18.0.1"), "one.example", 100, now_);

@@ -68,20 +68,20 @@ TEST(BpfRecordTest, ExecRecordIsDecodedIntoTheStore) {
   ASSERT_TRUE(s.has_value());
   const ProcessImage& image = *s->image;
   EXPECT_EQ(image.key, (ProcKey{42, 4000, false}));
-  EXPECT_EQ(image.exe_path, "/memfd:payload");
-  EXPECT_EQ(image.cwd, "/home/u");
-  EXPECT_EQ(image.argv, (std::vector<std::string>{"a", "-b"}));
-  ASSERT_EQ(image.env.size(), 1u);
-  EXPECT_EQ(image.env[0].value, "/x");
-  EXPECT_EQ(image.container_id, id);
+  EXPECT_EQ(image.exe_path(), "/memfd:payload");
+  EXPECT_EQ(image.cwd(), "/home/u");
+  EXPECT_EQ(image.argv(), (std::vector<std::string>{"a", "-b"}));
+  ASSERT_EQ(image.env().size(), 1u);
+  EXPECT_EQ(image.env()[0].value, "/x");
+  EXPECT_EQ(image.container_id(), id);
   EXPECT_EQ(image.uid, 1000u);
   EXPECT_EQ(image.euid, 0u);
   EXPECT_EQ(image.gid, 100u);
   EXPECT_EQ(image.ns_pid, 7);
-  EXPECT_EQ(image.exe_file.dev, makedev(8, 3));
-  EXPECT_EQ(image.exe_file.ino, 99u);
-  EXPECT_TRUE(image.exe_file.deleted);
-  EXPECT_TRUE(image.exe_file.memfd);
+  EXPECT_EQ(image.exe_file().dev, makedev(8, 3));
+  EXPECT_EQ(image.exe_file().ino, 99u);
+  EXPECT_TRUE(image.exe_file().deleted);
+  EXPECT_TRUE(image.exe_file().memfd);
   EXPECT_TRUE(image.has(kImageArgvTruncated));
 }
 
@@ -115,7 +115,7 @@ TEST(BpfRecordTest, ForkAndExitRecords) {
   ASSERT_TRUE(BpfProcessSource::ApplyRecord(&fork, sizeof(fork), store));
   auto child = store.FindLive(50);
   ASSERT_TRUE(child.has_value());
-  EXPECT_EQ(child->image->exe_path, "/bin/sh");
+  EXPECT_EQ(child->image->exe_path(), "/bin/sh");
   ASSERT_EQ(child->image->ancestors.size(), 1u);
   EXPECT_EQ(child->image->ancestors[0].pid, 42);
   pk_exit_event exit{};

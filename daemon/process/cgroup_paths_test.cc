@@ -117,7 +117,7 @@ class StoreCgroupTest : public ::testing::Test {
   }
   std::string PathOf(pid_t pid) {
     auto s = store_.FindLive(pid);
-    return s ? s->image->cgroup_path : "<none>";
+    return s ? s->image->cgroup_path() : "<none>";
   }
   FixedClock clock_;
   FakeResolver resolver_;
@@ -163,7 +163,7 @@ TEST(StoreCgroupWithoutResolverTest, KernelEventsHaveNoPath) {
   store.OnExec(ExecIn(100, 2 * kSec, 7, ""));
   auto s = store.FindLive(100);
   ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(s->image->cgroup_path, "");
+  EXPECT_EQ(s->image->cgroup_path(), "");
 }
 
 }  // namespace

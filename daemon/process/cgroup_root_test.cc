@@ -173,13 +173,13 @@ TEST_F(CgroupRootTest, KernelEventsResolveThePathThroughTheCgroupId) {
   while (std::chrono::steady_clock::now() < deadline) {
     (*tracker)->Drain();
     snapshot = (*tracker)->store().FindLive(child_);
-    if (snapshot && snapshot->image->exe_path.ends_with("sleep")) break;
+    if (snapshot && snapshot->image->exe_path().ends_with("sleep")) break;
     std::this_thread::sleep_for(milliseconds(5));
   }
   ASSERT_TRUE(snapshot.has_value());
   ASSERT_FALSE(snapshot->image->has(kImageFromProcfs)) << "built from the kernel's exec event";
   EXPECT_EQ(snapshot->image->cgroup_id, cgroup_id_);
-  EXPECT_EQ(snapshot->image->cgroup_path, expected_path_);
+  EXPECT_EQ(snapshot->image->cgroup_path(), expected_path_);
   EXPECT_GE((*tracker)->cgroup_resolver()->counters().resolved, 1u);
   const ProcessInfo info = ToProcessInfo(*snapshot);
   EXPECT_TRUE(RuleDecides(expected_path_, info));

@@ -18,6 +18,11 @@ bool ProcKey::SameStart(uint64_t other_ns, bool other_coarse) const {
   return start_ns / tick == other_ns / tick;
 }
 
+const ImageData& ProcessImage::shared() const {
+  static const ImageData empty;
+  return data != nullptr ? *data : empty;
+}
+
 ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
   const ProcessImage& image = *snapshot.image;
   ProcessInfo info;
@@ -27,25 +32,25 @@ ProcessInfo ToProcessInfo(const ProcessSnapshot& snapshot) {
   info.start_time_ticks = image.key.start_ns / ProcTickNs();
   info.start_time_ns = image.key.start_ns;
   info.exec_ns = image.exec_id.exec_ns;
-  info.exe_path = image.exe_path;
-  info.exe_deleted = image.exe_file.deleted && !image.exe_file.memfd;
-  info.argv = image.argv;
-  info.cwd = image.cwd;
+  info.exe_path = image.exe_path();
+  info.exe_deleted = image.exe_file().deleted && !image.exe_file().memfd;
+  info.argv = image.argv();
+  info.cwd = image.cwd();
   info.ns_pid = image.ns_pid;
   info.euid = image.euid;
   info.gid = image.gid;
   info.ancestors.reserve(image.ancestors.size());
   for (const Ancestor& a : image.ancestors) info.ancestors.push_back(AncestorInfo{a.pid, a.exe_path});
-  info.env.reserve(image.env.size());
-  for (const EnvVar& v : image.env) info.env.emplace_back(v.name, v.value);
-  info.container_id = image.container_id;
-  info.cgroup_path = image.cgroup_path;
-  info.exe_dev = image.exe_file.dev;
-  info.exe_ino = image.exe_file.ino;
-  info.exe_ctime_ns = image.exe_file.ctime_ns;
-  info.exe_size = image.exe_file.size;
-  info.exe_identity_known = image.exe_file.known;
-  info.exe_memfd = image.exe_file.memfd;
+  info.env.reserve(image.env().size());
+  for (const EnvVar& v : image.env()) info.env.emplace_back(v.name, v.value);
+  info.container_id = image.container_id();
+  info.cgroup_path = image.cgroup_path();
+  info.exe_dev = image.exe_file().dev;
+  info.exe_ino = image.exe_file().ino;
+  info.exe_ctime_ns = image.exe_file().ctime_ns;
+  info.exe_size = image.exe_file().size;
+  info.exe_identity_known = image.exe_file().known;
+  info.exe_memfd = image.exe_file().memfd;
   info.exited = snapshot.exited();
   return info;
 }

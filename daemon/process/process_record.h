@@ -105,6 +105,20 @@ enum ImageFlag : uint32_t {
   kImagePathTruncated = 1u << 5,  // exe path deeper/longer than the kernel-side walk allows
 };
 
+// The part of an image that a fork inherits from its parent unchanged: held by shared_ptr, so the
+// children of one parent image (and a child whose cgroup is its parent's) share one copy instead of
+// each copying path, argv, cwd, environment and file identity (reason: 10 000 forks of one parent
+// each paid ~0.4 KB for the copies). Immutable once built; outlives the images that share it.
+struct ImageData {
+  std::string exe_path;
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::vector<EnvVar> env;         // only the variables the store was asked to keep
+  std::string container_id;        // 64-hex id found in the cgroup name; empty when none
+  std::string cgroup_path;         // cgroup v2 path ("/user.slice/…"); empty when unknown
+  FileIdentity exe_file;
+};
+
 struct ProcessImage {
   ProcKey key;
   ExecId exec_id;
@@ -115,19 +129,21 @@ struct ProcessImage {
   uint32_t uid = 0;
   uint32_t euid = 0;
   uint32_t gid = 0;
-  std::string exe_path;
-  std::vector<std::string> argv;
-  std::string cwd;
-  std::vector<EnvVar> env;         // only the variables the store was asked to keep
+  uint32_t flags = 0;              // ImageFlag bits
+  std::shared_ptr<const ImageData> data;  // shared with the parent's image after a fork; null = all empty
   uint64_t cgroup_id = 0;
-  std::string container_id;        // 64-hex id found in the cgroup name; empty when none
-  std::string cgroup_path;         // cgroup v2 path ("/user.slice/…"); empty when unknown
   uint32_t pid_ns = 0;
   uint32_t mnt_ns = 0;
-  FileIdentity exe_file;
-  uint32_t flags = 0;              // ImageFlag bits
 
   bool has(ImageFlag flag) const { return (flags & flag) != 0; }
+  const std::string& exe_path() const { return shared().exe_path; }
+  const std::vector<std::string>& argv() const { return shared().argv; }
+  const std::string& cwd() const { return shared().cwd; }
+  const std::vector<EnvVar>& env() const { return shared().env; }
+  const std::string& container_id() const { return shared().container_id; }
+  const std::string& cgroup_path() const { return shared().cgroup_path; }
+  const FileIdentity& exe_file() const { return shared().exe_file; }
+  const ImageData& shared() const;  // *data, or an empty ImageData when null
 };
 
 struct ProcessSnapshot {
@@ -137,7 +153,7 @@ struct ProcessSnapshot {
   bool exited() const { return exit_ns.has_value(); }
   // A process that has ended and whose image has no path left to open: its digest can never be
   // computed (the on-disk path, if any, names another file now).
-  bool unhashable() const { return exited() && (image->exe_file.deleted || image->exe_file.memfd || !image->exe_file.known); }
+  bool unhashable() const { return exited() && (image->exe_file().deleted || image->exe_file().memfd || !image->exe_file().known); }
 };
 
 // The attribution stage's view of a snapshot (process_info.h).

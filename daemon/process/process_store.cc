@@ -120,13 +120,14 @@ AncestorChain ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppid, uint6
     *flags |= kImageAncestorsCut;
     return chain;
   }
-  if (image == chain_parent_) {
-    if (chain_cut_) *flags |= kImageAncestorsCut;
-    return chain_of_parent_;
+  for (const ChainOfParent& cached : chains_) {
+    if (cached.parent != image) continue;
+    if (cached.cut) *flags |= kImageAncestorsCut;
+    return cached.chain;
   }
   bool cut = image->has(kImageAncestorsCut);
   chain.reserve(std::min(image->ancestors.size() + 1, options_.max_ancestors));
-  chain.push_back(Ancestor{image->key.tgid, image->exec_id, image->exe_path});
+  chain.push_back(Ancestor{image->key.tgid, image->exec_id, image->exe_path()});
   for (const Ancestor& a : image->ancestors) {
     if (chain.size() >= options_.max_ancestors) {
       cut = true;
@@ -135,10 +136,10 @@ AncestorChain ProcessStore::AncestorsOf(const ProcKey& parent, pid_t ppid, uint6
     chain.push_back(a);
   }
   if (cut) *flags |= kImageAncestorsCut;
-  chain_parent_ = std::move(image);
-  chain_of_parent_ = AncestorChain(std::move(chain));
-  chain_cut_ = cut;
-  return chain_of_parent_;
+  ChainOfParent& slot = chains_[next_chain_];
+  next_chain_ = (next_chain_ + 1) % kChainCacheSize;
+  slot = ChainOfParent{std::move(image), AncestorChain(std::move(chain)), cut};
+  return slot.chain;
 }
 
 std::vector<EnvVar> ProcessStore::FilterEnv(std::string_view environ) const {
@@ -168,6 +169,18 @@ std::string ProcessStore::CgroupPathOf(uint64_t cgroup_id) const {
   return cgroup_resolver_->PathOf(cgroup_id).value_or(std::string());
 }
 
+std::shared_ptr<const ImageData> ProcessStore::InheritedData(const ProcessImage& parent, uint64_t cgroup_id) const {
+  // The child's container id and cgroup path are its parent's when it stayed in the parent's cgroup.
+  const bool same_id = parent.cgroup_id == cgroup_id;
+  std::string container_id = same_id ? parent.container_id() : std::string();
+  std::string cgroup_path = same_id && cgroup_id != 0 ? parent.cgroup_path() : CgroupPathOf(cgroup_id);
+  if (container_id == parent.container_id() && cgroup_path == parent.cgroup_path()) return parent.data;
+  ImageData data = parent.shared();
+  data.container_id = std::move(container_id);
+  data.cgroup_path = std::move(cgroup_path);
+  return std::make_shared<const ImageData>(std::move(data));
+}
+
 std::shared_ptr<ProcessImage> ProcessStore::ImageFromExec(const ExecEvent& event) const {
   auto image = std::make_shared<ProcessImage>();
   image->key = event.proc;
@@ -177,16 +190,18 @@ std::shared_ptr<ProcessImage> ProcessStore::ImageFromExec(const ExecEvent& event
   image->uid = event.uid;
   image->euid = event.euid;
   image->gid = event.gid;
-  image->exe_path = event.exe_path;
-  image->argv = event.argv;
-  image->cwd = event.cwd;
-  image->env = FilterEnv(event.environ);
+  image->data = std::make_shared<const ImageData>(ImageData{
+      .exe_path = event.exe_path,
+      .argv = event.argv,
+      .cwd = event.cwd,
+      .env = FilterEnv(event.environ),
+      .container_id = ContainerIdFromCgroup(event.cgroup),
+      .cgroup_path = event.cgroup_path.empty() ? CgroupPathOf(event.cgroup_id) : event.cgroup_path,
+      .exe_file = event.exe_file,
+  });
   image->cgroup_id = event.cgroup_id;
-  image->container_id = ContainerIdFromCgroup(event.cgroup);
-  image->cgroup_path = event.cgroup_path.empty() ? CgroupPathOf(event.cgroup_id) : event.cgroup_path;
   image->pid_ns = event.pid_ns;
   image->mnt_ns = event.mnt_ns;
-  image->exe_file = event.exe_file;
   image->flags = event.flags;
   return image;
 }
@@ -226,22 +241,17 @@ void ProcessStore::OnFork(const ForkEvent& event) {
     parent = it->second.image;
   }
   if (parent != nullptr) {
-    image->exe_path = parent->exe_path;
-    image->argv = parent->argv;
-    image->cwd = parent->cwd;
-    image->env = parent->env;
-    image->container_id = parent->cgroup_id == event.cgroup_id ? parent->container_id : std::string();
-    const bool same_cgroup = parent->cgroup_id == event.cgroup_id && event.cgroup_id != 0;
-    image->cgroup_path = same_cgroup ? parent->cgroup_path : CgroupPathOf(event.cgroup_id);
-    image->exe_file = parent->exe_file;
+    image->data = InheritedData(*parent, event.cgroup_id);
     image->flags = parent->flags & (kImageArgvTruncated | kImageEnvTruncated | kImagePathTruncated | kImagePartial);
     image->parent_exec = parent->exec_id;
     image->ancestors = AncestorsOf(event.parent, event.parent.tgid, event.child.start_ns, &image->flags);
   } else {
     ++counters_.orphan_forks;
-    image->exe_file = event.exe_file;
     image->flags = kImagePartial | kImageAncestorsCut;
-    image->cgroup_path = CgroupPathOf(event.cgroup_id);
+    ImageData data;
+    data.cgroup_path = CgroupPathOf(event.cgroup_id);
+    data.exe_file = event.exe_file;
+    image->data = std::make_shared<const ImageData>(std::move(data));
   }
   PutLive(std::move(image));
 }

@@ -28,6 +28,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -207,6 +208,8 @@ class ProcessStore {
   AncestorChain AncestorsOf(const ProcKey& parent, pid_t ppid, uint64_t child_start_ns, uint32_t* flags) const;
   std::vector<EnvVar> FilterEnv(std::string_view environ) const;
   std::shared_ptr<ProcessImage> ImageFromExec(const ExecEvent& event) const;
+  // A forked child's data: its parent image's, shared unless the child's cgroup changes it.
+  std::shared_ptr<const ImageData> InheritedData(const ProcessImage& parent, uint64_t cgroup_id) const;
   std::string CgroupPathOf(uint64_t cgroup_id) const;
 
   StoreOptions options_;
@@ -218,11 +221,18 @@ class ProcessStore {
   StoreCounters counters_;
   bool tainted_ = false;
   CgroupPathResolver* cgroup_resolver_ = nullptr;
-  // The chain AncestorsOf built last and the parent image it was built from: the next child of the
-  // same parent image shares it instead of copying (forks come in runs of one parent).
-  mutable std::shared_ptr<const ProcessImage> chain_parent_;
-  mutable AncestorChain chain_of_parent_;
-  mutable bool chain_cut_ = false;
+  // The chains AncestorsOf built last, with the parent image each was built from: a later child of
+  // one of these parents shares its chain instead of copying it. Several, because forks of one
+  // parent interleave with other processes' forks (a build next to a server's workers): with one
+  // slot, each interleaving cost the next child a copy of the whole chain.
+  struct ChainOfParent {
+    std::shared_ptr<const ProcessImage> parent;
+    AncestorChain chain;
+    bool cut = false;
+  };
+  static constexpr size_t kChainCacheSize = 16;
+  mutable std::array<ChainOfParent, kChainCacheSize> chains_;
+  mutable size_t next_chain_ = 0;  // the slot replaced next (round robin)
 };
 
 }  // namespace picket

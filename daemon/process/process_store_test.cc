@@ -78,7 +78,7 @@ class ProcessStoreTest : public ::testing::Test {
   }
   std::string PathOf(pid_t pid) {
     auto s = store_.FindLive(pid);
-    return s ? s->image->exe_path : "<none>";
+    return s ? s->image->exe_path() : "<none>";
   }
 
   FakeClock clock_;
@@ -93,14 +93,14 @@ TEST_F(ProcessStoreTest, ForkThenExecGivesNewImageAndAncestorsUpToInit) {
   store_.OnFork(Fork(shell_, child, 3 * kSec));
   auto forked = store_.FindLive(200);
   ASSERT_TRUE(forked.has_value());
-  EXPECT_EQ(forked->image->exe_path, "/bin/bash") << "a forked child runs its parent's image until exec";
+  EXPECT_EQ(forked->image->exe_path(), "/bin/bash") << "a forked child runs its parent's image until exec";
   EXPECT_EQ(forked->image->exec_id.exec_ns, 3 * kSec);
 
   store_.OnExec(Exec(child, shell_, "/usr/bin/curl", 3 * kSec + 5));
   auto s = store_.FindLive(200);
   ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(s->image->exe_path, "/usr/bin/curl");
-  EXPECT_EQ(s->image->argv.size(), 2u);
+  EXPECT_EQ(s->image->exe_path(), "/usr/bin/curl");
+  EXPECT_EQ(s->image->argv().size(), 2u);
   EXPECT_EQ(s->image->uid, 0u) << "exec data replaces the fork's";
   ASSERT_EQ(s->image->ancestors.size(), 2u);
   EXPECT_EQ(s->image->ancestors[0].pid, 100);
@@ -110,7 +110,7 @@ TEST_F(ProcessStoreTest, ForkThenExecGivesNewImageAndAncestorsUpToInit) {
   EXPECT_FALSE(s->image->has(kImageAncestorsCut));
   EXPECT_EQ(s->image->parent_exec.proc.tgid, 100);
   EXPECT_NE(forked->image->exec_id, s->image->exec_id) << "each image has its own ExecId";
-  EXPECT_EQ(forked->image->exe_path, "/bin/bash") << "a snapshot handed out never changes";
+  EXPECT_EQ(forked->image->exe_path(), "/bin/bash") << "a snapshot handed out never changes";
 }
 
 TEST_F(ProcessStoreTest, ExitMovesToExitedListLookupByKeyStillWorksUntilGraceEnds) {
@@ -124,7 +124,7 @@ TEST_F(ProcessStoreTest, ExitMovesToExitedListLookupByKeyStillWorksUntilGraceEnd
   ASSERT_TRUE(s.has_value());
   EXPECT_TRUE(s->exited());
   EXPECT_EQ(*s->exit_ns, 4 * kSec);
-  EXPECT_EQ(s->image->exe_path, "/usr/bin/curl");
+  EXPECT_EQ(s->image->exe_path(), "/usr/bin/curl");
 
   clock_.now = 4 * kSec + 10 * kSec - 1;
   store_.Sweep(nullptr);
@@ -147,7 +147,7 @@ TEST_F(ProcessStoreTest, PidReuseNeverReturnsTheOldProcess) {
   EXPECT_EQ(PathOf(300), "/tmp/b/client");
   auto old_snapshot = store_.Find(old_proc);
   ASSERT_TRUE(old_snapshot.has_value());
-  EXPECT_EQ(old_snapshot->image->exe_path, "/tmp/a/client");
+  EXPECT_EQ(old_snapshot->image->exe_path(), "/tmp/a/client");
   EXPECT_TRUE(old_snapshot->exited());
 }
 
@@ -188,7 +188,7 @@ TEST_F(ProcessStoreTest, ExecBeforeItsForkKeepsTheExecImage) {
   store_.OnFork(Fork(shell_, child, 3 * kSec));
   auto s = store_.FindLive(200);
   ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(s->image->exe_path, "/usr/bin/curl");
+  EXPECT_EQ(s->image->exe_path(), "/usr/bin/curl");
   ASSERT_EQ(s->image->ancestors.size(), 2u) << "ancestors built from the exec's parent key";
   EXPECT_EQ(s->image->ancestors[0].pid, 100);
 }
@@ -205,7 +205,7 @@ TEST_F(ProcessStoreTest, ForkWithUnknownParentIsPartialAndCounted) {
   store_.OnExec(Exec(child, Key(150, 2 * kSec), "/usr/bin/wget", 3 * kSec + 1));
   s = store_.FindLive(200);
   EXPECT_FALSE(s->image->has(kImagePartial));
-  EXPECT_EQ(s->image->exe_path, "/usr/bin/wget");
+  EXPECT_EQ(s->image->exe_path(), "/usr/bin/wget");
   EXPECT_TRUE(s->image->ancestors.empty());
 }
 
@@ -218,7 +218,7 @@ TEST_F(ProcessStoreTest, ExecFromANonLeaderThreadKeepsTheProcessAndItsAncestors)
   store_.OnExec(exec);
   auto s = store_.FindLive(200);
   ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(s->image->exe_path, "/usr/bin/python3");
+  EXPECT_EQ(s->image->exe_path(), "/usr/bin/python3");
   EXPECT_EQ(s->image->key, child);
   EXPECT_EQ(s->image->ancestors.size(), 2u);
   EXPECT_EQ(store_.live_count(), 3u);
@@ -249,11 +249,86 @@ TEST_F(ProcessStoreTest, AncestorsSurviveEvictionOfTheParent) {
   EXPECT_EQ(s->image->ancestors[0].exe_path, "/usr/bin/make");
 }
 
+TEST_F(ProcessStoreTest, ForkedChildrenShareTheParentsDataAndKeepItAfterItsEviction) {
+  Boot();
+  const ProcKey parent = Key(200, 3 * kSec);
+  ExecEvent exec = Exec(parent, shell_, "/usr/bin/server", parent.start_ns + 1);
+  exec.argv = {"/usr/bin/server", "--workers", "64"};
+  exec.cwd = "/srv/data";
+  exec.cgroup_id = 77;
+  exec.cgroup = "docker-" + std::string(64, 'a') + ".scope";
+  store_.OnExec(exec);
+  for (pid_t pid = 300; pid < 310; ++pid) {
+    ForkEvent fork = Fork(parent, Key(pid, 4 * kSec + static_cast<uint64_t>(pid)), 4 * kSec + static_cast<uint64_t>(pid));
+    fork.cgroup_id = 77;
+    store_.OnFork(fork);
+  }
+  const auto held_parent = store_.FindLive(200);
+  const auto first = store_.FindLive(300);
+  const auto last = store_.FindLive(309);
+  ASSERT_TRUE(held_parent && first && last);
+  EXPECT_EQ(first->image->data, held_parent->image->data) << "a fork shares its parent's data, no copy";
+  EXPECT_EQ(last->image->data, held_parent->image->data);
+  EXPECT_NE(first->image, last->image) << "each child still has its own image (key, exec id)";
+
+  // The parent ends and is evicted; its children keep the data they share.
+  const ImageData* shared = held_parent->image->data.get();
+  store_.OnExit(Exit(parent, 5 * kSec));
+  clock_.now = 100 * kSec;
+  store_.Sweep(nullptr);
+  ASSERT_FALSE(store_.Find(parent).has_value());
+  const auto child = store_.FindLive(305);
+  ASSERT_TRUE(child.has_value());
+  EXPECT_EQ(child->image->data.get(), shared);
+  EXPECT_EQ(child->image->exe_path(), "/usr/bin/server");
+  EXPECT_EQ(child->image->argv(), (std::vector<std::string>{"/usr/bin/server", "--workers", "64"}));
+  EXPECT_EQ(child->image->cwd(), "/srv/data");
+  EXPECT_TRUE(child->image->exe_file().SameVersion(exec.exe_file)) << "the file identity is inherited";
+  EXPECT_EQ(child->image->container_id(), std::string(64, 'a'));
+  EXPECT_EQ(ToProcessInfo(*child).cwd, "/srv/data");
+
+  // A child forked into another cgroup gets its own data: same path and argv, no container id.
+  ForkEvent moved = Fork(Key(305, child->image->key.start_ns), Key(400, 101 * kSec), 101 * kSec);
+  moved.cgroup_id = 78;
+  store_.OnFork(moved);
+  const auto grandchild = store_.FindLive(400);
+  ASSERT_TRUE(grandchild.has_value());
+  EXPECT_NE(grandchild->image->data, child->image->data);
+  EXPECT_EQ(grandchild->image->exe_path(), "/usr/bin/server");
+  EXPECT_EQ(grandchild->image->argv(), child->image->argv());
+  EXPECT_EQ(grandchild->image->container_id(), "");
+}
+
+TEST_F(ProcessStoreTest, InterleavedForksOfSeveralParentsShareEachParentsChain) {
+  Boot();
+  const ProcKey a = Key(200, 3 * kSec);
+  const ProcKey b = Key(201, 3 * kSec + 1);
+  store_.OnFork(Fork(shell_, a, a.start_ns));
+  store_.OnFork(Fork(shell_, b, b.start_ns));
+  store_.OnExec(Exec(a, shell_, "/usr/bin/a", a.start_ns + 10));
+  store_.OnExec(Exec(b, shell_, "/usr/bin/b", b.start_ns + 10));
+  for (pid_t i = 0; i < 20; ++i) {  // a's and b's forks alternate
+    const ProcKey& parent = i % 2 == 0 ? a : b;
+    const uint64_t start = 4 * kSec + static_cast<uint64_t>(i);
+    store_.OnFork(Fork(parent, Key(300 + i, start), start));
+  }
+  const Ancestor* chain_of_a = &store_.FindLive(300)->image->ancestors[0];
+  const Ancestor* chain_of_b = &store_.FindLive(301)->image->ancestors[0];
+  EXPECT_EQ(chain_of_a->exe_path, "/usr/bin/a");
+  EXPECT_EQ(chain_of_b->exe_path, "/usr/bin/b");
+  for (pid_t i = 2; i < 20; ++i) {
+    const auto child = store_.FindLive(300 + i);
+    ASSERT_TRUE(child.has_value());
+    ASSERT_EQ(child->image->ancestors.size(), 3u);
+    EXPECT_EQ(&child->image->ancestors[0], i % 2 == 0 ? chain_of_a : chain_of_b) << "child " << 300 + i << " copied its chain";
+  }
+}
+
 TEST_F(ProcessStoreTest, ProcfsDataNeverReplacesKernelData) {
   Boot();
   ExecEvent from_proc = Exec(ProcKey{100, 2 * kSec, true}, ProcKey{1, 0, true}, "/usr/bin/wrong", 0);
   ProcessSnapshot s = store_.InsertFromProcfs(from_proc);
-  EXPECT_EQ(s.image->exe_path, "/bin/bash");
+  EXPECT_EQ(s.image->exe_path(), "/bin/bash");
   EXPECT_EQ(store_.counters().procfs_ignored, 1u);
 }
 
@@ -267,7 +342,7 @@ TEST_F(ProcessStoreTest, KernelEventReplacesProcfsData) {
   store_.OnExec(Exec(Key(100, 2 * kSec + 3 * kMs), init_, "/bin/bash", 5 * kSec));
   auto s = store_.FindLive(100);
   ASSERT_TRUE(s.has_value());
-  EXPECT_EQ(s->image->exe_path, "/bin/bash");
+  EXPECT_EQ(s->image->exe_path(), "/bin/bash");
   EXPECT_FALSE(s->image->key.coarse) << "the exact start time replaces the tick-precise one";
   EXPECT_FALSE(s->image->has(kImageFromProcfs));
   EXPECT_EQ(s->image->ancestors.size(), 1u) << "ancestry of the /proc record is kept";
@@ -331,12 +406,12 @@ TEST_F(ProcessStoreTest, OnlyWantedEnvironmentVariablesAreKeptFirstDefinitionWin
   e.environ = std::string("HOME=/root\0APPIMAGE=/a/b.AppImage\0APPIMAGE=/c\0FLATPAK_IDX=1\0NOEQ\0", 64);
   store_.OnExec(e);
   auto s = store_.FindLive(5);
-  ASSERT_EQ(s->image->env.size(), 1u);
-  EXPECT_EQ(s->image->env[0].name, "APPIMAGE");
-  EXPECT_EQ(s->image->env[0].value, "/a/b.AppImage");
+  ASSERT_EQ(s->image->env().size(), 1u);
+  EXPECT_EQ(s->image->env()[0].name, "APPIMAGE");
+  EXPECT_EQ(s->image->env()[0].value, "/a/b.AppImage");
   // A child inherits the kept variables with the image.
   store_.OnFork(Fork(Key(5, kSec), Key(6, 2 * kSec), 2 * kSec));
-  EXPECT_EQ(store_.FindLive(6)->image->env.size(), 1u);
+  EXPECT_EQ(store_.FindLive(6)->image->env().size(), 1u);
 }
 
 TEST_F(ProcessStoreTest, HitsAndMissesAreCounted) {

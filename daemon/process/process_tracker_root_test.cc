@@ -149,26 +149,26 @@ TEST_F(ProcessTrackerRootTest, EbpfSourceSeesExecWithPathArgvAndAncestors) {
   const pid_t pid = SpawnKept({sleeper, "30"});
   ASSERT_TRUE(DrainUntil(*tracker, [&] {
     auto s = tracker->store().FindLive(pid);
-    return s && s->image->exe_path == sleeper;
+    return s && s->image->exe_path() == sleeper;
   })) << "exec of " << sleeper << " not seen";
   auto s = tracker->store().FindLive(pid);
   const ProcessImage& image = *s->image;
-  EXPECT_EQ(image.argv, (std::vector<std::string>{sleeper, "30"}));
+  EXPECT_EQ(image.argv(), (std::vector<std::string>{sleeper, "30"}));
   EXPECT_FALSE(image.key.coarse) << "kernel start time";
   EXPECT_FALSE(image.has(kImageFromProcfs));
   EXPECT_EQ(image.ppid, getpid());
-  EXPECT_EQ(image.cwd, fs::current_path().string());
+  EXPECT_EQ(image.cwd(), fs::current_path().string());
   ASSERT_FALSE(image.ancestors.empty());
   EXPECT_EQ(image.ancestors.front().pid, getpid());
   EXPECT_EQ(image.ancestors.front().exe_path, fs::read_symlink("/proc/self/exe").string());
   ExpectChainReachesInit(*tracker, image);
   struct stat st {};
   ASSERT_EQ(stat(sleeper.c_str(), &st), 0);
-  EXPECT_EQ(image.exe_file.dev, st.st_dev);
-  EXPECT_EQ(image.exe_file.ino, st.st_ino);
-  EXPECT_EQ(image.exe_file.size, static_cast<uint64_t>(st.st_size));
-  EXPECT_EQ(image.exe_file.ctime_ns, static_cast<uint64_t>(st.st_ctim.tv_sec) * 1000000000ull + st.st_ctim.tv_nsec);
-  EXPECT_FALSE(image.exe_file.deleted);
+  EXPECT_EQ(image.exe_file().dev, st.st_dev);
+  EXPECT_EQ(image.exe_file().ino, st.st_ino);
+  EXPECT_EQ(image.exe_file().size, static_cast<uint64_t>(st.st_size));
+  EXPECT_EQ(image.exe_file().ctime_ns, static_cast<uint64_t>(st.st_ctim.tv_sec) * 1000000000ull + st.st_ctim.tv_nsec);
+  EXPECT_FALSE(image.exe_file().deleted);
 
   // Resolve through the /proc directory answers from the store.
   UniqueFd dir = OpenPidDir(tracker->proc_dir(), pid);
@@ -204,7 +204,7 @@ TEST_F(ProcessTrackerRootTest, EbpfSourceSeesAForkExecStormWithNoneLost) {
   std::string missing;
   for (const auto& [pid, ticks] : started) {
     auto s = tracker->store().Find(ProcKey{pid, ticks * ProcTickNs(), true});
-    if (s && s->exited() && s->image->exe_path == program) {
+    if (s && s->exited() && s->image->exe_path() == program) {
       ++found;
     } else if (missing.size() < 200) {
       missing += " " + std::to_string(pid);
@@ -231,7 +231,7 @@ TEST_F(ProcessTrackerRootTest, ExecFromANonLeaderThreadIsKeyedByTheProcess) {
   children_.push_back(pid);
   ASSERT_TRUE(DrainUntil(*tracker, [&] {
     auto s = tracker->store().FindLive(pid);
-    return s && s->image->exe_path == sleeper;
+    return s && s->image->exe_path() == sleeper;
   }));
   EXPECT_EQ(tracker->store().FindLive(pid)->image->ancestors.front().pid, getpid());
   EXPECT_EQ(tracker->store().counters().lost_exits_inferred, 0u) << "the threads' exits must not end the process";
@@ -250,7 +250,7 @@ TEST_F(ProcessTrackerRootTest, PidReuseNeverReturnsTheOldProcess) {
     pid_a = SpawnKept({a, "30"});
     ASSERT_TRUE(DrainUntil(*tracker, [&] {
       auto s = tracker->store().FindLive(pid_a);
-      return s && s->image->exe_path == a;
+      return s && s->image->exe_path() == a;
     }));
     key_a = tracker->store().FindLive(pid_a)->image->key;
     EndKept(pid_a);
@@ -265,16 +265,16 @@ TEST_F(ProcessTrackerRootTest, PidReuseNeverReturnsTheOldProcess) {
   // Until the new process has exec'd, /proc shows the fork of this test; wait for b.
   ASSERT_TRUE(DrainUntil(*tracker, [&] {
     auto s = tracker->ResolveSnapshot(pid_b, dir.get());
-    return s.ok() && s->image->exe_path == b;
+    return s.ok() && s->image->exe_path() == b;
   }));
   auto s = tracker->ResolveSnapshot(pid_b, dir.get());
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->image->exe_path, b);
+  EXPECT_EQ(s->image->exe_path(), b);
   EXPECT_FALSE(s->image->key.SameProcess(key_a));
   auto old = tracker->store().Find(key_a);
   ASSERT_TRUE(old.has_value());
   EXPECT_TRUE(old->exited());
-  EXPECT_EQ(old->image->exe_path, a);
+  EXPECT_EQ(old->image->exe_path(), a);
 }
 
 TEST_F(ProcessTrackerRootTest, ProcessStartedBeforeTheTrackerIsFound) {
@@ -288,16 +288,16 @@ TEST_F(ProcessTrackerRootTest, ProcessStartedBeforeTheTrackerIsFound) {
   ASSERT_NE(tracker, nullptr);
   auto s = tracker->store().FindLive(pid);
   ASSERT_TRUE(s.has_value()) << "the start-up walk must find it";
-  EXPECT_EQ(s->image->exe_path, sleeper);
+  EXPECT_EQ(s->image->exe_path(), sleeper);
   EXPECT_TRUE(s->image->has(kImageFromProcfs));
-  EXPECT_EQ(s->image->argv, (std::vector<std::string>{sleeper, "30"}));
+  EXPECT_EQ(s->image->argv(), (std::vector<std::string>{sleeper, "30"}));
   ASSERT_FALSE(s->image->ancestors.empty());
   EXPECT_EQ(s->image->ancestors.front().pid, getpid());
   ExpectChainReachesInit(*tracker, *s->image);
   UniqueFd dir = OpenPidDir(tracker->proc_dir(), pid);
   auto resolved = tracker->ResolveSnapshot(pid, dir.get());
   ASSERT_TRUE(resolved.ok()) << resolved.error().message;
-  EXPECT_EQ(resolved->image->exe_path, sleeper);
+  EXPECT_EQ(resolved->image->exe_path(), sleeper);
   EXPECT_EQ(tracker->counters().procfs_fallbacks, 0u);
 }
 
@@ -313,7 +313,7 @@ TEST_F(ProcessTrackerRootTest, ProcOnlyModePopulatesOnDemandAndSweepsGoneProcess
   UniqueFd dir = OpenPidDir(tracker->proc_dir(), pid);
   auto s = tracker->ResolveSnapshot(pid, dir.get());
   ASSERT_TRUE(s.ok()) << s.error().message;
-  EXPECT_EQ(s->image->exe_path, sleeper);
+  EXPECT_EQ(s->image->exe_path(), sleeper);
   EXPECT_EQ(tracker->counters().procfs_fallbacks, 1u);
   const ProcKey key = s->image->key;
   EndKept(pid);
@@ -343,7 +343,7 @@ TEST_F(ProcessTrackerRootTest, ProcConnectorFallbackWorksFromAnotherNetworkNames
     const pid_t pid = Spawn({sleeper, "30"});
     const bool seen = DrainUntil(**tracker, [&] {
       auto s = (*tracker)->store().FindLive(pid);
-      return s && s->image->exe_path == sleeper && s->image->ancestors.size() >= 2;
+      return s && s->image->exe_path() == sleeper && s->image->ancestors.size() >= 2;
     });
     kill(pid, SIGKILL);
     Reap(pid);
