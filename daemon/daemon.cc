@@ -104,7 +104,7 @@ Status Daemon::Start() {
 
   StartUi();
   PLOG(kInfo) << "ready: intercepting new outbound connections (backend=" << firewall_->backend_name()
-              << ", attribution=" << process_->attribution_method()
+              << ", attribution=" << process_->attribution_method() << ", netfilter_hook=" << process_->netfilter_hook()
               << ", queue=" << config_.queue_num << ", fail-" << FailModeName(config_.fail_mode) << ")";
   log::Flush();
   return OkStatus();
