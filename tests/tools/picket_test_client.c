@@ -448,8 +448,11 @@ static struct Attempt RawEchoAttempt(const struct Options* o, const struct socka
     packet[2] = (unsigned char)(sum >> 8);
     packet[3] = (unsigned char)sum;
   }
+  /* A raw IPv6 socket takes the port field as a protocol number: it must be 0. */
+  struct sockaddr_storage to = *dst;
+  if (o->family == AF_INET6) ((struct sockaddr_in6*)&to)->sin6_port = 0;
   struct Attempt result;
-  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)(8 + body)) {
+  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)&to, dst_len) != (ssize_t)(8 + body)) {
     result = Failure(errno, "sendto");
     close(fd);
     return result;
