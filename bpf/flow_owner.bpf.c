@@ -263,7 +263,8 @@ int BPF_PROG(pk_udp_sent, struct sock* sk, int ret, int flags) {
  * sockets runs synchronously in the sender's sendmsg(): the current task is the sender, and the
  * entry is written before the queue rule (a later hook priority) sees the packet. This runs for
  * every outbound packet of the namespace: anything but a raw or ping socket returns after reading
- * skb->sk and two of its fields. Only observes: always NF_ACCEPT. */
+ * skb->sk and two of its fields. Only observes: always NF_ACCEPT. The packet's transport header
+ * must be in its linear part (raw and ping packets are built there). */
 
 /* Bytes of the packet's linear part at `offset` from its network header; 0 when they are not all
  * there. */
@@ -336,11 +337,14 @@ int pk_local_out(struct bpf_nf_ctx* ctx) {
   const __u16 sk_proto = BPF_CORE_READ(sk, sk_protocol);
   const int ping = type == PK_SOCK_DGRAM && (sk_proto == PK_IPPROTO_ICMP || sk_proto == PK_IPPROTO_ICMPV6);
   if (type == PK_SOCK_DGRAM && !ping) return PK_NF_ACCEPT;
+  /* The kernel's own control sockets (ICMP errors, TCP resets: SOCK_RAW, sent from softirq on
+   * behalf of no task) have no file: only a user's socket is recorded. */
+  if (BPF_CORE_READ(sk, sk_socket, file) == 0) return PK_NF_ACCEPT;
 
   struct pk_flow_key key = {};
   key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
   const int echo = packet_key(skb, &key);
-  if (echo < 0) return PK_NF_ACCEPT;
+  if (echo < 0 || (ping && !echo)) return PK_NF_ACCEPT;
   if (ping) {
     /* The same key as the after-send entry (addresses zero). A raw socket's stale entry for this
      * exact tuple would be looked up first: drop it. */

@@ -290,6 +290,22 @@ TEST_F(FlowOwnerRootTest, HdrinclTcpSynIsRecordedExactly) {
   EXPECT_FALSE(map_->Lookup(LoopbackFlow(Protocol::kTcp, 40002, 9)).has_value());
 }
 
+TEST_F(FlowOwnerRootTest, KernelIcmpErrorsAreNotRecorded) {
+  if (SkipWithoutNetfilterHook()) GTEST_SKIP() << "kernel refused the netfilter program";
+  // A datagram to a closed port: the kernel answers with port unreachable from its own ICMP socket
+  // (SOCK_RAW, no file), often in this task's context; it must not be recorded as this process.
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in dst = Loopback4(13);
+  const uint64_t before = map_->counters().netfilter_written;
+  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
+  usleep(20000);  // loopback delivers (and answers) in softirq, normally before sendto returns
+  Flow unreachable = LoopbackFlow(Protocol::kIcmp, 0, 0);
+  unreachable.icmp_type = 3;
+  unreachable.icmp_code = 3;
+  EXPECT_FALSE(map_->Lookup(unreachable).has_value());
+  EXPECT_EQ(map_->counters().netfilter_written, before);
+}
+
 TEST_F(FlowOwnerRootTest, WithoutTheNetfilterHookRawPacketsAreNotRecorded) {
   // A second instance without the hook (its own maps): the raw echo is not in them, so the daemon
   // goes on to its fallback rather than naming anyone.

@@ -351,51 +351,6 @@ static struct Attempt Sent(int fd) {
   return a;
 }
 
-/* One echo request from a ping socket; waits for the reply unless --exit-after-send. */
-static struct Attempt PingAttempt(const struct Options* o, const struct sockaddr_storage* dst,
-                                  socklen_t dst_len, const char* payload, size_t payload_len) {
-  const long long deadline = NowMs() + o->timeout_ms;
-  int fd = socket(o->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
-  if (fd < 0) return Failure(errno, "socket");
-  unsigned char packet[8 + PATH_MAX + 64];
-  const size_t body = payload_len < sizeof(packet) - 8 ? payload_len : sizeof(packet) - 8;
-  memset(packet, 0, 8);
-  packet[0] = o->family == AF_INET ? 8 : 128; /* echo request; id and checksum: the kernel's */
-  packet[7] = 1;                              /* sequence 1 */
-  memcpy(packet + 8, payload, body);
-  struct Attempt result;
-  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)(8 + body)) {
-    result = Failure(errno, "sendto");
-    close(fd);
-    return result;
-  }
-  g_last_sport = LocalPort(fd);
-  if (o->exit_after_send) return Sent(fd);
-  const unsigned char reply_type = o->family == AF_INET ? 0 : 129;
-  for (;;) {
-    int ready = WaitFor(fd, POLLIN, deadline);
-    if (ready <= 0) {
-      result = ready == 0 ? TimedOut() : Failure(errno, "poll");
-      break;
-    }
-    unsigned char reply[sizeof(packet)];
-    ssize_t n = recv(fd, reply, sizeof(reply), 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) {
-      result = Failure(errno, "recv");
-      break;
-    }
-    if (n >= 8 && reply[0] == reply_type) {
-      result.outcome = kOk;
-      result.err = 0;
-      result.what = "ok";
-      break;
-    }
-  }
-  close(fd);
-  return result;
-}
-
 static uint16_t InternetChecksum(const unsigned char* bytes, size_t size) {
   uint32_t sum = 0;
   for (size_t i = 0; i + 1 < size; i += 2) sum += (uint32_t)(bytes[i] << 8 | bytes[i + 1]);
@@ -410,8 +365,9 @@ static int RawSourcePort(const struct Options* o) {
   return o->protocol == IPPROTO_TCP ? 32768 + (int)(getpid() % 28000) : (int)(getpid() & 0xffff);
 }
 
-/* Waits for the echo reply to identifier `id` on raw ICMP socket `fd` (IPv4: after the IP header). */
-static struct Attempt RawEchoReply(const struct Options* o, int fd, int id, long long deadline) {
+/* Waits for the echo reply on ICMP socket `fd`: a ping socket gets only its own replies; a raw
+ * one gets every ICMP packet (IPv4: after the IP header), so the identifier `id` must match. */
+static struct Attempt EchoReply(const struct Options* o, int fd, int id, long long deadline) {
   const unsigned char reply_type = o->family == AF_INET ? 0 : 129;
   for (;;) {
     int ready = WaitFor(fd, POLLIN, deadline);
@@ -420,46 +376,47 @@ static struct Attempt RawEchoReply(const struct Options* o, int fd, int id, long
     ssize_t n = recv(fd, reply, sizeof(reply), 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) return Failure(errno, "recv");
-    size_t at = o->family == AF_INET && n > 0 ? (size_t)(reply[0] & 0x0f) * 4 : 0;
-    if ((size_t)n >= at + 8 && reply[at] == reply_type && (reply[at + 4] << 8 | reply[at + 5]) == id) {
+    size_t at = o->raw && o->family == AF_INET && n > 0 ? (size_t)(reply[0] & 0x0f) * 4 : 0;
+    if ((size_t)n >= at + 8 && reply[at] == reply_type && (!o->raw || (reply[at + 4] << 8 | reply[at + 5]) == id)) {
       struct Attempt ok = {kOk, 0, "ok"};
       return ok;
     }
   }
 }
 
-/* rawicmp / rawicmp6: one echo request from a raw socket. */
-static struct Attempt RawEchoAttempt(const struct Options* o, const struct sockaddr_storage* dst,
-                                     socklen_t dst_len, const char* payload, size_t payload_len) {
+/* One echo request from a ping socket (icmp, icmp6: the kernel sets identifier and checksum) or a
+ * raw socket (rawicmp, rawicmp6); waits for the reply unless --exit-after-send. */
+static struct Attempt EchoAttempt(const struct Options* o, const struct sockaddr_storage* dst,
+                                  socklen_t dst_len, const char* payload, size_t payload_len) {
   const long long deadline = NowMs() + o->timeout_ms;
-  int fd = socket(o->family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
+  int fd = socket(o->family, (o->raw ? SOCK_RAW : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
   if (fd < 0) return Failure(errno, "socket");
-  const int id = RawSourcePort(o);
+  const int id = o->raw ? RawSourcePort(o) : 0;
   unsigned char packet[8 + PATH_MAX + 64];
   const size_t body = payload_len < sizeof(packet) - 8 ? payload_len : sizeof(packet) - 8;
   memset(packet, 0, 8);
-  packet[0] = o->family == AF_INET ? 8 : 128;
+  packet[0] = o->family == AF_INET ? 8 : 128; /* echo request */
   packet[4] = (unsigned char)(id >> 8);
   packet[5] = (unsigned char)id;
-  packet[7] = 1;
+  packet[7] = 1; /* sequence 1 */
   memcpy(packet + 8, payload, body);
-  if (o->family == AF_INET) { /* ICMPv6: the kernel computes the checksum */
+  if (o->raw && o->family == AF_INET) { /* raw ICMPv6: the kernel computes the checksum */
     const uint16_t sum = InternetChecksum(packet, 8 + body);
     packet[2] = (unsigned char)(sum >> 8);
     packet[3] = (unsigned char)sum;
   }
   /* A raw IPv6 socket takes the port field as a protocol number: it must be 0. */
   struct sockaddr_storage to = *dst;
-  if (o->family == AF_INET6) ((struct sockaddr_in6*)&to)->sin6_port = 0;
+  if (o->raw && o->family == AF_INET6) ((struct sockaddr_in6*)&to)->sin6_port = 0;
   struct Attempt result;
   if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)&to, dst_len) != (ssize_t)(8 + body)) {
     result = Failure(errno, "sendto");
     close(fd);
     return result;
   }
-  g_last_sport = id;
+  g_last_sport = o->raw ? id : LocalPort(fd);
   if (o->exit_after_send) return Sent(fd);
-  result = RawEchoReply(o, fd, id, deadline);
+  result = EchoReply(o, fd, id, deadline);
   close(fd);
   return result;
 }
@@ -522,8 +479,7 @@ static struct Attempt RawSynAttempt(const struct Options* o, const struct sockad
 static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_storage* dst,
                                  socklen_t dst_len, const char* payload, size_t payload_len) {
   if (o->raw && o->protocol == IPPROTO_TCP) return RawSynAttempt(o, dst, dst_len);
-  if (o->raw) return RawEchoAttempt(o, dst, dst_len, payload, payload_len);
-  if (o->protocol != 0) return PingAttempt(o, dst, dst_len, payload, payload_len);
+  if (o->protocol != 0) return EchoAttempt(o, dst, dst_len, payload, payload_len);
   const long long deadline = NowMs() + o->timeout_ms;
   int fd = socket(o->family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Failure(errno, "socket");
