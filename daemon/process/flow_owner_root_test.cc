@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "common/unique_fd.h"
@@ -304,6 +305,19 @@ TEST_F(FlowOwnerRootTest, KernelIcmpErrorsAreNotRecorded) {
   unreachable.icmp_code = 3;
   EXPECT_FALSE(map_->Lookup(unreachable).has_value());
   EXPECT_EQ(map_->counters().netfilter_written, before);
+}
+
+TEST_F(FlowOwnerRootTest, ARefusedNetfilterHookLeavesTheRestWorking) {
+  // NF_IP_PRI_FIRST is refused by the kernel (EINVAL): as on a kernel without netfilter programs,
+  // Open succeeds without the hook and the cgroup programs still record.
+  auto refused = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = true, .netfilter_priority = INT32_MIN});
+  ASSERT_TRUE(refused.ok()) << refused.error().message;
+  EXPECT_FALSE((*refused)->netfilter_hook());
+  EXPECT_EQ((*refused)->netfilter_status(), "unavailable");
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in dst = Loopback4(14);
+  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
+  EXPECT_TRUE((*refused)->Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 14)).has_value());
 }
 
 TEST_F(FlowOwnerRootTest, WithoutTheNetfilterHookRawPacketsAreNotRecorded) {
