@@ -4,7 +4,7 @@
 # sock_diag + /proc path (flow_attribution: false), in one run.
 #
 #   sudo bench/attribution_bench.sh [--build-dir DIR] [--processes N] [--count N] [--output FILE]
-#                                   [--logs DIR]
+#                                   [--logs DIR] [--only REGEX] [--with-netfilter-off]
 #
 # Two network namespaces joined by veth (client 198.18.0.1, server 198.18.0.2 running
 # picket_test_server on 7100 and accept_server on 9000). Two byte-identical copies of
@@ -16,6 +16,11 @@
 #   wrong    the logged exe is the other copy
 #   unknown  anything else (no process found, or a process that is not a client)
 #   missing  clients whose flow has no decision line (for the denied copy: none expected to be lost)
+# Raw sockets (rawicmp: echo from SOCK_RAW; rawsyn: an IP_HDRINCL TCP SYN) are recorded by the
+# netfilter LOCAL_OUT hook; without kernel flow ownership they go to sock_diag + /proc.
+# --only REGEX runs only the variants whose name matches (e.g. --only '^raw-').
+# --with-netfilter-off adds a third method: kernel flow ownership without its netfilter LOCAL_OUT
+# hook (flow_attribution_netfilter: false), to show what the hook adds and costs.
 # Then connect_bench makes --count sequential TCP connects (allowed by the default action) without
 # picketd and with picketd under each method: p50/p99 connect() latency and the added p50.
 # Prints markdown tables (also written to --output FILE). Needs root; cleans up on exit (trap).
@@ -26,6 +31,8 @@ PROCESSES=100
 COUNT=5000
 OUTPUT=""
 LOGS=""
+ONLY=""
+METHODS=(bpf-flow sock_diag+proc)
 CLIENT_IP=198.18.0.1
 SERVER_IP=198.18.0.2
 TEST_PORT=7100
@@ -43,6 +50,8 @@ while [[ $# -gt 0 ]]; do
     --count) COUNT=${2:?}; shift 2 ;;
     --output) OUTPUT=${2:?}; shift 2 ;;
     --logs) LOGS=${2:?}; shift 2 ;;  # keep picketd's logs (one per method) in DIR
+    --only) ONLY=${2:?}; shift 2 ;;  # run only the variants whose name matches this regex
+    --with-netfilter-off) METHODS=(bpf-flow bpf-flow-no-netfilter sock_diag+proc); shift ;;
     *) sed -n '6p' "$0" >&2; die "unknown argument '$1'" ;;
   esac
 done
@@ -117,6 +126,9 @@ VARIANTS=(
   "pid-reuse|udp|$SERVER_IP|reuse|--exit-after-send --sendto"
   "ipv4-mapped-tcp|tcp6|::ffff:$SERVER_IP|direct|--report-sport"
   "ping-socket|icmp|$SERVER_IP|direct|--report-sport"
+  "raw-icmp-exit|rawicmp|$SERVER_IP|direct|--exit-after-send"
+  "raw-icmp-wait|rawicmp|$SERVER_IP|direct|--report-sport"
+  "raw-syn-exit|rawsyn|$SERVER_IP|direct|"
 )
 
 SPORT=20000  # own source ports for UDP (a reused 4-tuple would not be a new conntrack flow)
@@ -125,7 +137,9 @@ client_args() {  # EXE PROTO HOST FLAGS SPORT → the client's argv in the array
   local exe=$1 proto=$2 host=$3 flags=$4 sport=$5 timeout=3000
   [[ "$exe" == "$B" ]] && timeout=100
   ARGV=("$exe" "$proto" "$host" "$TEST_PORT" --timeout-ms "$timeout" $flags)
-  if [[ "$proto" == udp* ]]; then ARGV+=(--sport "$sport"); fi
+  # Own source ports (UDP) and echo identifiers / source ports (raw): a reused tuple would not be a
+  # new conntrack flow.
+  if [[ "$proto" == udp* || "$proto" == raw* ]]; then ARGV+=(--sport "$sport"); fi
 }
 
 in_client_ns() {  # COMMAND... — run in the client namespace, bounded to 20 s
@@ -152,7 +166,7 @@ run_variant() {
     esac
     grep '^result=' <<<"$out" | sed -n 's/.* sport=\([0-9]*\).*/\1/p' >>"$TMP/sports"
   done
-  if [[ "$proto" == icmp* ]]; then
+  if [[ "$proto" == icmp* || "$proto" == rawicmp* ]]; then
     sed 's/.*/-/' "$TMP/order" | paste -d' ' - "$TMP/order" >"$expected"
   else
     paste -d' ' "$TMP/sports" "$TMP/order" >"$expected"
@@ -186,30 +200,41 @@ BASE=$(connect_latency no-queue)
 echo "baseline connect() without picketd: p50/p99 ${BASE/ / / } us" >&2
 : >"$TMP/accuracy"
 : >"$TMP/latency"
-for method in bpf-flow sock_diag+proc; do
-  enabled=true
-  [[ "$method" == bpf-flow ]] || enabled=false
-  printf '{"flow_attribution": %s}\n' "$enabled" >"$TMP/picketd.json"
+for method in "${METHODS[@]}"; do
+  case "$method" in
+    bpf-flow) echo '{"flow_attribution": true}' ;;
+    bpf-flow-no-netfilter) echo '{"flow_attribution": true, "flow_attribution_netfilter": false}' ;;
+    *) echo '{"flow_attribution": false}' ;;
+  esac >"$TMP/picketd.json"
   log=$TMP/picketd-$method.log
   ip netns exec "$NS_C" "$PICKETD" --config "$TMP/picketd.json" --rules-dir "$TMP/rules" --no-history \
     --log-level info >/dev/null 2>"$log" &
   DAEMON_PID=$!
   bench_wait_for_line "$log" "ready:" 15 "$DAEMON_PID"
-  grep -q "attribution=$method" "$log" || die "picketd is not using $method: $(grep ready: "$log")"
+  grep -q "attribution=${method%-no-netfilter}" "$log" || die "picketd is not using $method: $(grep ready: "$log")"
+  want_hook=on
+  [[ "$method" == bpf-flow ]] || want_hook=off
+  grep -q "netfilter_hook=$want_hook" "$log" || die "netfilter hook not $want_hook for $method: $(grep ready: "$log")"
   for v in "${VARIANTS[@]}"; do
     IFS='|' read -r name proto host launch flags <<<"$v"
+    [[ -z "$ONLY" || "$name" =~ $ONLY ]] || continue
     echo "  $method: $name" >&2
     before=$(grep -c ' decision ' "$log" || true)
     run_variant "$name" "$proto" "$host" "$launch" "$flags" "$TMP/expected"
-    sleep 0.5  # the last decisions of exit-after-send clients
-    if [[ "$proto" == icmp* ]]; then
+    if [[ "$proto" == icmp* || "$proto" == rawicmp* ]]; then
       filter="proto=icmp "
     else
       filter=":$TEST_PORT src="
     fi
+    # The last decisions of exit-after-send clients (and, without the netfilter hook, echo requests
+    # that each waited send_wait): up to 30 s for all of them.
+    for ((w = 0; w < 300; w++)); do
+      (( $(grep ' decision ' "$log" | tail -n +$((before + 1)) | grep -c -- "$filter" || true) >= 2 * PROCESSES )) && break
+      sleep 0.1
+    done
     grep ' decision ' "$log" | tail -n +$((before + 1)) | grep -- "$filter" |
       sed -n 's/.* src=[^ ]*:\([0-9]*\) .* exe=\([^ ]*\) .*/\1 \2/p' >"$TMP/decisions"
-    [[ "$proto" == icmp* ]] && sed -i 's/^[0-9]* /- /' "$TMP/decisions"
+    [[ "$proto" == icmp* || "$proto" == rawicmp* ]] && sed -i 's/^[0-9]* /- /' "$TMP/decisions"
     echo "$method $name $(score "$TMP/expected" "$TMP/decisions")" >>"$TMP/accuracy"
     if [[ -n "$LOGS" ]]; then
       mkdir -p "$LOGS" && cp "$TMP/expected" "$LOGS/$method-$name.expected" && cp "$TMP/decisions" "$LOGS/$method-$name.decisions"
@@ -225,10 +250,12 @@ done
 {
   echo "Attribution accuracy, $PROCESSES processes of each copy per variant (correct / wrong / unknown / missing):"
   echo
-  echo "| variant | bpf-flow | sock_diag+proc |"
-  echo "|---|---|---|"
-  awk '{ k = $2; order[k] = order[k] ? order[k] : ++n; v[k, $1] = $3 " / " $4 " / " $5 " / " $6; name[n] = k }
-       END { for (i = 1; i <= n; i++) printf "| %s | %s | %s |\n", name[i], v[name[i], "bpf-flow"], v[name[i], "sock_diag+proc"] }' \
+  echo "| variant$(printf ' | %s' "${METHODS[@]}") |"
+  echo "|---$(printf '|---%.0s' "${METHODS[@]}")|"
+  awk -v methods="${METHODS[*]}" '
+       { k = $2; if (!(k in seen)) { seen[k] = 1; name[++n] = k }; v[k, $1] = $3 " / " $4 " / " $5 " / " $6 }
+       END { m = split(methods, method, " ")
+             for (i = 1; i <= n; i++) { line = "| " name[i]; for (j = 1; j <= m; j++) line = line " | " v[name[i], method[j]]; print line " |" } }' \
     "$TMP/accuracy"
   echo
   echo "connect() latency, $COUNT sequential TCP connects (us):"

@@ -10,9 +10,16 @@
  *   tp_btf/sock_send_length     connected UDP: after each send, flow (exact) → owner (see below);
  *   sockops TCP_CONNECT_CB      TCP: flow (exact, with source address and port) → owner, before
  *                               the SYN is built;
+ *   cgroup/sock_create          stamp socket cookie → owner at creation (AF_INET/AF_INET6), so
+ *                               sock_diag → cookie answers for a socket that never called connect();
+ *                               connect() re-stamps it;
  *   cgroup/sock_release         the released socket's cookie entry is deleted (sock_diag can no
  *                               longer find the socket, so the entry could never serve again);
- *   tp_btf/sock_send_length     also ping sockets: (proto, echo identifier) → owner after each send.
+ *   tp_btf/sock_send_length     also ping sockets: (proto, echo identifier) → owner after each send;
+ *   netfilter LOCAL_OUT         (optional; IPv4 and IPv6, in picketd's network namespace, before the
+ *                               queue rule) raw sockets: the packet's own tuple → owner; ping
+ *                               sockets: (proto, echo identifier) → owner. It runs inside the
+ *                               sender's sendmsg(), so the entry exists before the packet is queued.
  * Every hook only observes (returns 1: allow). Maps are LRU; an insert of a new key when the map
  * is full evicts the least recently used entry — the daemon counts those as
  * new keys - deleted - (entries present), see flow_stats in flow_owner.h. Keys carry the network namespace cookie and
@@ -37,6 +44,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define PK_AF_INET6 10
 #define PK_SOCK_STREAM 1
 #define PK_SOCK_DGRAM 2
+#define PK_SOCK_RAW 3
+#define PK_IPPROTO_UDPLITE 136
+#define PK_IPPROTO_SCTP 132
+#define PK_NF_ACCEPT 1
+#define PK_ETH_P_IP 0x0800
+#define PK_ETH_P_IPV6 0x86DD
+#define PK_TCP_TIME_WAIT 6
+#define PK_TCP_NEW_SYN_RECV 12
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -89,18 +104,21 @@ static __always_inline int held_by_current(const struct pk_flow_owner* held) {
   return held->start_ns == BPF_CORE_READ(task, group_leader, start_boottime);
 }
 
-static __always_inline void put_flow(struct pk_flow_key* key) {
+/* Returns 1 when the entry was written. */
+static __always_inline int put_flow(struct pk_flow_key* key) {
   struct pk_flow_owner owner = {};
   fill_owner(&owner);
   if (bpf_map_lookup_elem(&flows, key) == 0) count(PK_FLOW_STAT_INSERTED);
   if (bpf_map_update_elem(&flows, key, &owner, BPF_ANY) != 0) {
     count(PK_FLOW_STAT_UPDATE_FAILED);
-    return;
+    return 0;
   }
   count(PK_FLOW_STAT_WRITTEN);
+  return 1;
 }
 
-static __always_inline void put_cookie(__u64 cookie) {
+/* `written_stat`: PK_FLOW_STAT_COOKIE_WRITTEN (connect) or PK_FLOW_STAT_COOKIE_CREATED. */
+static __always_inline void put_cookie(__u64 cookie, __u32 written_stat) {
   struct pk_flow_owner owner = {};
   fill_owner(&owner);
   if (bpf_map_lookup_elem(&cookies, &cookie) == 0) count(PK_FLOW_STAT_COOKIE_INSERTED);
@@ -108,18 +126,18 @@ static __always_inline void put_cookie(__u64 cookie) {
     count(PK_FLOW_STAT_UPDATE_FAILED);
     return;
   }
-  count(PK_FLOW_STAT_COOKIE_WRITTEN);
+  count(written_stat);
 }
 
 SEC("cgroup/connect4")
 int pk_connect4(struct bpf_sock_addr* ctx) {
-  put_cookie(bpf_get_socket_cookie(ctx));
+  put_cookie(bpf_get_socket_cookie(ctx), PK_FLOW_STAT_COOKIE_WRITTEN);
   return 1;
 }
 
 SEC("cgroup/connect6")
 int pk_connect6(struct bpf_sock_addr* ctx) {
-  put_cookie(bpf_get_socket_cookie(ctx));
+  put_cookie(bpf_get_socket_cookie(ctx), PK_FLOW_STAT_COOKIE_WRITTEN);
   return 1;
 }
 
@@ -139,6 +157,14 @@ static __always_inline int udp_send(struct bpf_sock_addr* ctx, __u8 family) {
     key.family = set_addr6(key.daddr, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
   }
   put_flow(&key);
+  return 1;
+}
+
+SEC("cgroup/sock_create")
+int pk_sock_create(struct bpf_sock* sk) {
+  if (sk->family == PK_AF_INET || sk->family == PK_AF_INET6) {
+    put_cookie(bpf_get_socket_cookie(sk), PK_FLOW_STAT_COOKIE_CREATED);
+  }
   return 1;
 }
 
@@ -229,4 +255,105 @@ int BPF_PROG(pk_udp_sent, struct sock* sk, int ret, int flags) {
   if (held_by_current(bpf_map_lookup_elem(&flows, &key))) return 0;
   put_flow(&key);
   return 0;
+}
+
+/* ---- netfilter LOCAL_OUT: raw and ping sockets ----
+ * cgroup sendmsg hooks do not run for raw sockets and a queued raw packet cannot be tied to its
+ * socket afterwards (no sock_diag for raw sockets on every kernel). LOCAL_OUT for raw and ping
+ * sockets runs synchronously in the sender's sendmsg(): the current task is the sender, and the
+ * entry is written before the queue rule (a later hook priority) sees the packet. This runs for
+ * every outbound packet of the namespace: anything but a raw or ping socket returns after reading
+ * skb->sk and two of its fields. Only observes: always NF_ACCEPT. The packet's transport header
+ * must be in its linear part (raw and ping packets are built there). */
+
+/* Bytes of the packet's linear part at `offset` from its network header; 0 when they are not all
+ * there. */
+static __always_inline int read_linear(struct sk_buff* skb, __u32 offset, void* out, __u32 size) {
+  unsigned char* head = BPF_CORE_READ(skb, head);
+  __u32 network = BPF_CORE_READ(skb, network_header);
+  __u32 tail = BPF_CORE_READ(skb, tail);
+  if (network + offset + size > tail) return 0;
+  return bpf_probe_read_kernel(out, size, head + network + offset) == 0;
+}
+
+/* Fills the ports (or the echo identifier) of `key` from the transport header at `offset`.
+ * Returns 1 for an echo request. */
+static __always_inline int transport_fields(struct sk_buff* skb, __u32 offset, struct pk_flow_key* key) {
+  __u8 l4[8] = {};
+  if (key->proto == PK_IPPROTO_TCP || key->proto == PK_IPPROTO_UDP || key->proto == PK_IPPROTO_UDPLITE ||
+      key->proto == PK_IPPROTO_SCTP) {
+    if (!read_linear(skb, offset, l4, 4)) return 0;
+    key->sport = ((__u16)l4[0] << 8) | l4[1];
+    key->dport = ((__u16)l4[2] << 8) | l4[3];
+    return 0;
+  }
+  if (key->proto == PK_IPPROTO_ICMP || key->proto == PK_IPPROTO_ICMPV6) {
+    if (!read_linear(skb, offset, l4, 8)) return 0;
+    const __u8 echo_request = key->proto == PK_IPPROTO_ICMP ? 8 : 128;
+    if (l4[0] != echo_request) return 0;
+    key->sport = ((__u16)l4[4] << 8) | l4[5];
+    return 1;
+  }
+  return 0;
+}
+
+/* The key the daemon's packet parser will build for this packet. Returns -1 when the headers are
+ * not readable, else 1 for an echo request, 0 otherwise. */
+static __always_inline int packet_key(struct sk_buff* skb, struct pk_flow_key* key) {
+  const __u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+  if (protocol == PK_ETH_P_IP) {
+    struct iphdr ip = {};
+    if (!read_linear(skb, 0, &ip, sizeof(ip))) return -1;
+    if (ip.version != 4 || ip.ihl < 5) return -1;
+    key->family = 4;
+    key->proto = ip.protocol;
+    __builtin_memcpy(key->saddr, &ip.saddr, 4);
+    __builtin_memcpy(key->daddr, &ip.daddr, 4);
+    if (bpf_ntohs(ip.frag_off) & 0x1fff) return 0; /* a later fragment: no transport header */
+    return transport_fields(skb, (__u32)ip.ihl * 4, key);
+  }
+  if (protocol == PK_ETH_P_IPV6) {
+    struct ipv6hdr ip6 = {};
+    if (!read_linear(skb, 0, &ip6, sizeof(ip6))) return -1;
+    key->proto = ip6.nexthdr;
+    set_addr6(key->saddr, ip6.saddr.in6_u.u6_addr32[0], ip6.saddr.in6_u.u6_addr32[1], ip6.saddr.in6_u.u6_addr32[2],
+              ip6.saddr.in6_u.u6_addr32[3]);
+    key->family = set_addr6(key->daddr, ip6.daddr.in6_u.u6_addr32[0], ip6.daddr.in6_u.u6_addr32[1],
+                            ip6.daddr.in6_u.u6_addr32[2], ip6.daddr.in6_u.u6_addr32[3]);
+    return transport_fields(skb, sizeof(ip6), key);
+  }
+  return -1;
+}
+
+SEC("netfilter")
+int pk_local_out(struct bpf_nf_ctx* ctx) {
+  struct sk_buff* skb = ctx->skb;
+  struct sock* sk = BPF_CORE_READ(skb, sk);
+  if (sk == 0) return PK_NF_ACCEPT;
+  const __u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+  if (state == PK_TCP_TIME_WAIT || state == PK_TCP_NEW_SYN_RECV) return PK_NF_ACCEPT; /* not a full socket */
+  const __u16 type = BPF_CORE_READ(sk, sk_type);
+  if (type != PK_SOCK_RAW && type != PK_SOCK_DGRAM) return PK_NF_ACCEPT;
+  const __u16 sk_proto = BPF_CORE_READ(sk, sk_protocol);
+  const int ping = type == PK_SOCK_DGRAM && (sk_proto == PK_IPPROTO_ICMP || sk_proto == PK_IPPROTO_ICMPV6);
+  if (type == PK_SOCK_DGRAM && !ping) return PK_NF_ACCEPT;
+  /* The kernel's own control sockets (ICMP errors, TCP resets: SOCK_RAW, sent from softirq on
+   * behalf of no task) have no file: only a user's socket is recorded. */
+  if (BPF_CORE_READ(sk, sk_socket, file) == 0) return PK_NF_ACCEPT;
+
+  struct pk_flow_key key = {};
+  key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+  const int echo = packet_key(skb, &key);
+  if (echo < 0 || (ping && !echo)) return PK_NF_ACCEPT;
+  if (ping) {
+    /* The same key as the after-send entry (addresses zero). A raw socket's stale entry for this
+     * exact tuple would be looked up first: drop it. */
+    if (echo) bpf_map_delete_elem(&flows, &key);
+    __builtin_memset(key.saddr, 0, sizeof(key.saddr));
+    __builtin_memset(key.daddr, 0, sizeof(key.daddr));
+    key.dport = 0;
+    if (held_by_current(bpf_map_lookup_elem(&flows, &key))) return PK_NF_ACCEPT;
+  }
+  if (put_flow(&key)) count(PK_FLOW_STAT_NF_WRITTEN);
+  return PK_NF_ACCEPT;
 }

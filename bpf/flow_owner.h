@@ -7,6 +7,10 @@
  * is the source-address wildcard (unconnected UDP: the source address is chosen after the hook).
  * ICMP echo from a ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6): sport = the socket's echo
  * identifier, dport 0, both addresses zero (the identifier is unique per netns and family).
+ * Raw sockets (SOCK_RAW, written by the netfilter LOCAL_OUT hook from the packet's own headers):
+ * the exact tuple of the IP header; ports from a TCP/UDP/UDP-Lite/SCTP header; ICMP/ICMPv6 echo
+ * request: sport = echo identifier, dport 0, addresses kept (a raw socket picks any identifier);
+ * other ICMP: ports zero.
  */
 #ifndef PICKET_BPF_FLOW_OWNER_H
 #define PICKET_BPF_FLOW_OWNER_H
@@ -46,7 +50,10 @@ enum pk_flow_stat {
   PK_FLOW_STAT_UPDATE_FAILED = 3,  /* map update failed */
   PK_FLOW_STAT_COOKIE_INSERTED = 4, /* of the cookie entries, new keys */
   PK_FLOW_STAT_COOKIE_DELETED = 5,  /* cookie entries deleted when their socket was released */
-  PK_FLOW_STAT_COUNT = 6,
+  PK_FLOW_STAT_NF_WRITTEN = 6,      /* of the flow entries, written by the netfilter LOCAL_OUT hook
+                                       (raw and ping sockets, before the packet is queued) */
+  PK_FLOW_STAT_COOKIE_CREATED = 7,  /* cookie entries written at socket creation (sock_create) */
+  PK_FLOW_STAT_COUNT = 8,
 };
 
 #endif /* PICKET_BPF_FLOW_OWNER_H */

@@ -106,6 +106,11 @@ Status ApplyProcessKey(std::string_view origin, const QString& key, const QJsonV
     c->flow_attribution = v.toBool();
     return OkStatus();
   }
+  if (key == "flow_attribution_netfilter") {
+    if (!v.isBool()) return KeyError(origin, key, "expected true or false, got " + Describe(v));
+    c->flow_attribution_netfilter = v.toBool();
+    return OkStatus();
+  }
   if (key == "process_exit_grace_seconds") {
     return ParseUnsignedKey(origin, key, v, 1, 86400, [c](uint64_t n) { c->process_exit_grace_seconds = static_cast<uint32_t>(n); });
   }
@@ -213,7 +218,7 @@ Status ApplyKey(std::string_view origin, const QString& key, const QJsonValue& v
     c->reject_mark = static_cast<uint32_t>(*n);
     return OkStatus();
   }
-  if (key.startsWith("process_") || key.startsWith("checksum_") || key == "flow_attribution") return ApplyProcessKey(origin, key, v, c);
+  if (key.startsWith("process_") || key.startsWith("checksum_") || key.startsWith("flow_attribution")) return ApplyProcessKey(origin, key, v, c);
   if (key.startsWith("dns_") || key.startsWith("history_")) {
     return ApplyDnsOrHistoryKey(origin, key, v, c);
   }

@@ -71,6 +71,7 @@ struct Config {
   uint32_t process_max_exited = 8192;         // ended processes kept
   uint32_t process_ring_buffer_kib = 1024;    // eBPF ring buffer size (power of two)
   bool flow_attribution = true;               // kernel flow ownership (bpf-flow) in front of /proc
+  bool flow_attribution_netfilter = true;     // its netfilter LOCAL_OUT hook (raw and ping sockets)
   uint32_t checksum_cache_entries = 4096;     // file versions whose digests are kept
   uint32_t checksum_max_waiting_packets = 4096;  // packets held for a digest; beyond: decided without it
 

@@ -182,6 +182,18 @@ TEST(ConfigTest, FlowAttributionKey) {
   EXPECT_NE(bad.error().message.find("'flow_attribution'"), std::string::npos) << bad.error().message;
 }
 
+TEST(ConfigTest, FlowAttributionNetfilterKey) {
+  EXPECT_TRUE(Config{}.flow_attribution_netfilter);
+  auto off = ParseConfig(R"({"flow_attribution_netfilter":false})", "test.json");
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->flow_attribution_netfilter);
+  EXPECT_TRUE(off->flow_attribution) << "only the netfilter hook is off";
+  auto bad = ParseConfig(R"({"flow_attribution_netfilter":1})", "test.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("'flow_attribution_netfilter'"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(ParseConfig(R"({"flow_attribution_typo":true})", "test.json").ok());
+}
+
 TEST(ConfigTest, MissingFileNamesThePath) {
   auto c = LoadConfigFile("/nonexistent/picket.json");
   ASSERT_FALSE(c.ok());

@@ -104,7 +104,7 @@ Status Daemon::Start() {
 
   StartUi();
   PLOG(kInfo) << "ready: intercepting new outbound connections (backend=" << firewall_->display_name()
-              << ", attribution=" << process_->attribution_method()
+              << ", attribution=" << process_->attribution_method() << ", netfilter_hook=" << process_->netfilter_hook()
               << ", queue=" << config_.queue_num << ", fail-" << FailModeName(config_.fail_mode) << ")";
   log::Flush();
   return OkStatus();
@@ -348,7 +348,8 @@ QJsonObject Daemon::UiStatus() const {
   }
   return QJsonObject{
       {"daemon_version", QCoreApplication::applicationVersion()},
-      {"attribution", "sock_diag + /proc fd scan find the PID, the exec-event store describes the process"},
+      {"attribution", QString::fromStdString(std::string(process_->attribution_method()) +
+                                             " (netfilter_hook=" + process_->netfilter_hook() + ")")},
       {"default_action", QString::fromUtf8(ActionName(decider_.default_action()).data(),
                                            static_cast<qsizetype>(ActionName(decider_.default_action()).size()))},
       {"fail_mode", QString::fromUtf8(FailModeName(config_.fail_mode).data(),

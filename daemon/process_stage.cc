@@ -50,6 +50,7 @@ Result<std::unique_ptr<ProcessStage>> ProcessStage::Start(const Config& config) 
   if (!tracker.ok()) return Error{"process tracking: " + tracker.error().message};
   stage->tracker_ = std::move(*tracker);
   stage->flow_attribution_ = config.flow_attribution;
+  stage->flow_attribution_netfilter_ = config.flow_attribution_netfilter;
 
   auto checksums = ChecksumService::Create(ChecksumOptions{config.checksum_cache_entries});
   if (!checksums.ok()) return Error{"checksums: " + checksums.error().message};
@@ -106,7 +107,7 @@ std::unique_ptr<Attributor> ProcessStage::WrapAttributor(std::unique_ptr<Attribu
                 << tracker_->source_name() << "); using sock_diag + /proc fd scan";
     return fallback;
   }
-  auto map = FlowOwnerMap::Open();
+  auto map = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = flow_attribution_netfilter_});
   if (!map.ok()) {
     PLOG(kWarn) << "attribution: kernel flow ownership unavailable (" << map.error().message
                 << "); using sock_diag + /proc fd scan";
@@ -118,8 +119,9 @@ std::unique_ptr<Attributor> ProcessStage::WrapAttributor(std::unique_ptr<Attribu
     return nullptr;
   }
   flow_attributor_ = attributor->get();
-  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops flow ownership on "
-              << flow_attributor_->map().cgroup_path() << "), then bpf-cookie, then sock_diag + /proc fd scan";
+  PLOG(kInfo) << "attribution: bpf-flow (cgroup2 connect/sendmsg/sockops/sock_create flow ownership on "
+              << flow_attributor_->map().cgroup_path() << "; netfilter LOCAL_OUT hook for raw and ping sockets: "
+              << flow_attributor_->map().netfilter_status() << "), then bpf-cookie, then sock_diag + /proc fd scan";
   return std::move(*attributor);
 }
 

@@ -54,6 +54,11 @@ class ProcessStage {
   std::unique_ptr<Attributor> WrapAttributor(std::unique_ptr<Attributor> fallback);
   // The attribution method in use, for the start line: "bpf-flow" or "sock_diag+proc".
   const char* attribution_method() const { return flow_attributor_ != nullptr ? "bpf-flow" : "sock_diag+proc"; }
+  // The kernel path's netfilter LOCAL_OUT hook (raw and ping sockets): "on", "off", "unavailable";
+  // "off" too when the kernel path itself is not in use.
+  std::string netfilter_hook() const {
+    return flow_attributor_ != nullptr ? flow_attributor_->map().netfilter_status() : std::string("off");
+  }
   void ApplyRules(const RuleSet& rules);
   void SetOnResumed(std::function<void()> on_resumed) { on_resumed_ = std::move(on_resumed); }
 
@@ -78,6 +83,7 @@ class ProcessStage {
   std::function<void()> on_resumed_;
   ProcessNeeds needs_;
   bool flow_attribution_ = true;  // config.flow_attribution
+  bool flow_attribution_netfilter_ = true;  // config.flow_attribution_netfilter
 };
 
 }  // namespace picket

@@ -3,11 +3,13 @@
 #include <linux/types.h>
 #include <sys/sysmacros.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "process/bpf_process_source.h"
+#include "flow_owner.h"
 #include "process_events.h"
 
 namespace picket {
@@ -127,6 +129,19 @@ TEST(BpfRecordTest, ForkAndExitRecords) {
   ASSERT_TRUE(BpfProcessSource::ApplyRecord(&exit, sizeof(exit), store));
   EXPECT_FALSE(store.FindLive(50).has_value());
   EXPECT_EQ(*store.Find(ProcKey{50, 6000, false})->exit_ns, 7000u);
+}
+
+// flow_owner.h is read by both sides: the key layout and the counter indices must not move (the
+// daemon reads flow_stats by index; new counters are appended).
+TEST(BpfRecordTest, FlowOwnerLayoutAndCounterIndicesAreStable) {
+  EXPECT_EQ(sizeof(pk_flow_key), 48u);
+  EXPECT_EQ(offsetof(pk_flow_key, sport), 40u);
+  EXPECT_EQ(sizeof(pk_flow_owner), 32u);
+  EXPECT_EQ(PK_FLOW_STAT_WRITTEN, 0);
+  EXPECT_EQ(PK_FLOW_STAT_COOKIE_DELETED, 5);
+  EXPECT_EQ(PK_FLOW_STAT_NF_WRITTEN, 6);
+  EXPECT_EQ(PK_FLOW_STAT_COOKIE_CREATED, 7);
+  EXPECT_EQ(PK_FLOW_STAT_COUNT, 8);
 }
 
 }  // namespace

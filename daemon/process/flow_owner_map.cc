@@ -5,7 +5,9 @@
 #include <linux/types.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <string>
@@ -60,6 +62,43 @@ FlowOwner FromKernel(const pk_flow_owner& owner) {
   return FlowOwner{owner.tgid, owner.tid, owner.uid, owner.start_ns, owner.cgroup_id};
 }
 
+// The netfilter program type (kernel 6.4+) is newer than the uapi headers (6.1) and libbpf (1.1)
+// this builds against, which name neither the type, its attach type, nor link_create.netfilter:
+// the kernel ABI's values and layout are spelled out here.
+constexpr int kProgTypeNetfilter = 32;    // BPF_PROG_TYPE_NETFILTER
+constexpr int kAttachTypeNetfilter = 45;  // BPF_NETFILTER
+// From <linux/netfilter.h>, which cannot be included next to <netinet/in.h> (both define in_addr).
+constexpr uint32_t kNfProtoIpv4 = 2;   // NFPROTO_IPV4
+constexpr uint32_t kNfProtoIpv6 = 10;  // NFPROTO_IPV6
+constexpr uint32_t kNfInetLocalOut = 3;  // NF_INET_LOCAL_OUT
+// union bpf_attr's link_create with its netfilter member (pf, hooknum, priority, flags).
+struct NetfilterLinkCreate {
+  uint32_t prog_fd;
+  uint32_t target_fd;
+  uint32_t attach_type;
+  uint32_t flags;
+  uint32_t pf;
+  uint32_t hooknum;
+  int32_t priority;
+  uint32_t netfilter_flags;
+};
+
+// A netfilter link for `prog_fd` at NF_INET_LOCAL_OUT of family `pf`, in the caller's netns.
+Result<UniqueFd> CreateNetfilterLink(int prog_fd, uint32_t pf, int32_t priority) {
+  NetfilterLinkCreate attr{};
+  attr.prog_fd = static_cast<uint32_t>(prog_fd);
+  attr.attach_type = kAttachTypeNetfilter;
+  attr.pf = pf;
+  attr.hooknum = kNfInetLocalOut;
+  attr.priority = priority;
+  const long fd = syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+  if (fd < 0) {
+    return Error::FromErrno(std::string("bpf(BPF_LINK_CREATE) netfilter ") + (pf == kNfProtoIpv4 ? "ipv4" : "ipv6") +
+                            " LOCAL_OUT priority " + std::to_string(priority));
+  }
+  return UniqueFd(static_cast<int>(fd));
+}
+
 uint64_t MonotonicNs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -68,19 +107,66 @@ uint64_t MonotonicNs() {
 
 }  // namespace
 
-Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open() {
+Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open(const FlowOwnerMapOptions& options) {
   std::unique_ptr<FlowOwnerMap> map(new FlowOwnerMap());
   auto cookie = OwnNetnsCookie();
   if (!cookie.ok()) return cookie.error();
   map->netns_cookie_ = *cookie;
-  map->skel_ = flow_owner_bpf__open();
-  if (map->skel_ == nullptr) return LibbpfError("open", errno);
-  if (int err = flow_owner_bpf__load(map->skel_); err != 0) return LibbpfError("load", err);
+  map->netfilter_status_ = "off";
+  std::string refused;  // why the kernel refused the netfilter program
+  bool with_netfilter = options.netfilter_hook;
+  if (with_netfilter) {
+    // A kernel without netfilter programs refuses the whole object: load it again without that one.
+    if (Status loaded = map->Load(true); !loaded.ok()) {
+      refused = loaded.error().message;
+      flow_owner_bpf__destroy(map->skel_);
+      map->skel_ = nullptr;
+      with_netfilter = false;
+    }
+  }
+  if (map->skel_ == nullptr) {
+    if (Status loaded = map->Load(false); !loaded.ok()) return loaded.error();
+  }
   auto cgroup = FindCgroup2Root();
   if (!cgroup.ok()) return Error{"bpf flow_owner: " + cgroup.error().message};
   map->cgroup_path_ = cgroup->path;
   if (Status attached = map->Attach(cgroup->fd.get()); !attached.ok()) return attached.error();
+  if (with_netfilter) {
+    Status attached = map->AttachNetfilter(options.netfilter_priority);
+    if (!attached.ok()) refused = attached.error().message;
+  }
+  if (map->netfilter_hook()) map->netfilter_status_ = "on";
+  if (options.netfilter_hook && !map->netfilter_hook()) {
+    map->netfilter_status_ = "unavailable";
+    PLOG(kWarn) << "bpf flow_owner: netfilter LOCAL_OUT hook unavailable (" << refused
+                << "); raw sockets fall back to /proc, ping sockets are waited for after their send";
+  }
   return map;
+}
+
+Status FlowOwnerMap::Load(bool with_netfilter) {
+  skel_ = flow_owner_bpf__open();
+  if (skel_ == nullptr) return LibbpfError("open", errno);
+  bpf_program* nf = skel_->progs.pk_local_out;
+  bpf_program__set_type(nf, static_cast<bpf_prog_type>(kProgTypeNetfilter));
+  bpf_program__set_expected_attach_type(nf, static_cast<bpf_attach_type>(kAttachTypeNetfilter));
+  bpf_program__set_autoload(nf, with_netfilter);
+  if (int err = flow_owner_bpf__load(skel_); err != 0) return LibbpfError("load", err);
+  return Status{};
+}
+
+Status FlowOwnerMap::AttachNetfilter(int32_t priority) {
+  const int prog_fd = bpf_program__fd(skel_->progs.pk_local_out);
+  const uint32_t families[2] = {kNfProtoIpv4, kNfProtoIpv6};
+  for (size_t i = 0; i < 2; ++i) {
+    auto link = CreateNetfilterLink(prog_fd, families[i], priority);
+    if (!link.ok()) {
+      for (UniqueFd& fd : nf_links_) fd.reset();
+      return link.error();
+    }
+    nf_links_[i] = std::move(*link);
+  }
+  return Status{};
 }
 
 Status FlowOwnerMap::Attach(int cgroup_fd) {
@@ -92,6 +178,7 @@ Status FlowOwnerMap::Attach(int cgroup_fd) {
       {skel_->progs.pk_connect4, "connect4"}, {skel_->progs.pk_connect6, "connect6"},
       {skel_->progs.pk_sendmsg4, "sendmsg4"}, {skel_->progs.pk_sendmsg6, "sendmsg6"},
       {skel_->progs.pk_sockops, "sockops"},     {skel_->progs.pk_sock_release, "sock_release"},
+      {skel_->progs.pk_sock_create, "sock_create"},
   };
   size_t n = 0;
   for (const auto& p : cgroup_programs) {
@@ -105,6 +192,7 @@ Status FlowOwnerMap::Attach(int cgroup_fd) {
 }
 
 FlowOwnerMap::~FlowOwnerMap() {
+  for (UniqueFd& fd : nf_links_) fd.reset();
   for (bpf_link*& link : links_) {
     if (link != nullptr) bpf_link__destroy(link);
     link = nullptr;
@@ -123,20 +211,22 @@ std::optional<FlowOwnerHit> FlowOwnerMap::Lookup(const Flow& flow) const {
   key.netns_cookie = netns_cookie_;
   pk_flow_owner owner{};
   const int fd = bpf_map__fd(skel_->maps.flows);
+  key.proto = static_cast<uint8_t>(flow.protocol);  // Protocol's values are the IANA numbers
+  key.family = PutAddress(flow.dst, key.daddr);
+  PutAddress(flow.src, key.saddr);
   if (IsEchoRequest(flow)) {
-    // A ping socket: (proto, family, echo identifier), addresses zero.
-    key.proto = static_cast<uint8_t>(flow.protocol);
-    key.family = flow.dst.is_v4() ? 4 : 6;
+    // A raw socket's echo request: the exact addresses and its identifier (netfilter hook).
     key.sport = flow.icmp_id;
+    if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kExact};
+    // A ping socket: (proto, family, echo identifier), addresses zero.
+    std::memset(key.saddr, 0, sizeof(key.saddr));
+    std::memset(key.daddr, 0, sizeof(key.daddr));
     if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kEchoId};
     return std::nullopt;
   }
-  if (flow.protocol != Protocol::kTcp && flow.protocol != Protocol::kUdp) return std::nullopt;
-  key.proto = flow.protocol == Protocol::kTcp ? IPPROTO_TCP : IPPROTO_UDP;
+  // ICMP other than an echo request (raw sockets only): ports zero, as the netfilter hook keys it.
   key.sport = flow.src_port;
   key.dport = flow.dst_port;
-  key.family = PutAddress(flow.dst, key.daddr);
-  PutAddress(flow.src, key.saddr);
   if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kExact};
   std::memset(key.saddr, 0, sizeof(key.saddr));
   if (bpf_map_lookup_elem(fd, &key, &owner) == 0) return FlowOwnerHit{FromKernel(owner), FlowKeyMatch::kSourceWildcard};
@@ -186,6 +276,8 @@ FlowOwnerCounters FlowOwnerMap::counters() const {
   c.cookie_entries = CountEntries<uint64_t>(skel_->maps.cookies);
   c.flow_evicted = Evicted(c.inserted, 0, c.flow_entries);
   c.cookie_evicted = Evicted(c.cookies_inserted, c.cookies_deleted, c.cookie_entries);
+  c.netfilter_written = load(PK_FLOW_STAT_NF_WRITTEN);
+  c.cookies_created = load(PK_FLOW_STAT_COOKIE_CREATED);
   return c;
 }
 
@@ -228,7 +320,8 @@ std::optional<FlowOwnerHit> FlowOwnerAttributor::WaitForEchoOwner(const Flow& fl
 
 std::optional<Attribution> FlowOwnerAttributor::FromFlowMap(const Flow& flow) {
   auto hit = map_->Lookup(flow);
-  if (!hit && IsEchoRequest(flow)) hit = WaitForEchoOwner(flow);
+  // With the netfilter hook, a raw or ping socket's entry was written before the packet was queued.
+  if (!hit && IsEchoRequest(flow) && !map_->netfilter_hook()) hit = WaitForEchoOwner(flow);
   if (!hit) return std::nullopt;
   auto info = Resolve(hit->owner);
   if (!info) return std::nullopt;
@@ -278,9 +371,10 @@ void FlowOwnerAttributor::LogCounters() const {
               << " bpf_cookie=" << counters_.cookie << " fallback=" << counters_.fallback
               << " store_waits=" << counters_.store_waits << " store_misses=" << counters_.store_misses
               << " echo_waits=" << counters_.echo_waits << " kernel_written=" << k.written
+              << " netfilter_written=" << k.netfilter_written << " netfilter_hook=" << map_->netfilter_status()
               << " kernel_update_failed=" << k.update_failed << " flow_map: new_keys=" << k.inserted
               << " entries=" << k.flow_entries << " evicted=" << k.flow_evicted
-              << " cookie_map: written=" << k.cookies_written << " new_keys=" << k.cookies_inserted
+              << " cookie_map: written=" << k.cookies_written << " created=" << k.cookies_created << " new_keys=" << k.cookies_inserted
               << " deleted=" << k.cookies_deleted << " entries=" << k.cookie_entries << " evicted=" << k.cookie_evicted;
 }
 

@@ -1,16 +1,23 @@
 // FlowOwnerMap and FlowOwnerAttributor: exact flow attribution from the kernel.
 //
 // FlowOwnerMap loads bpf/flow_owner.bpf.c and attaches it to the cgroup2 hierarchy (root of the
-// cgroup2 mount: connect4/6, sendmsg4/6, sockops, sock_release; plus
+// cgroup2 mount: connect4/6, sendmsg4/6, sockops, sock_create, sock_release; plus
 // tp_btf/sock_send_length; multi-attach bpf_links owned by this object — never pinned, so they are detached
-// when it is destroyed or the process exits). The programs record, in the sending task's context
-// and before the packet reaches netfilter, flow (netns cookie, proto, saddr, daddr, sport, dport)
-// → owner {tgid, start time, uid, cgroup id} and socket cookie → owner. Lookups read the maps.
+// when it is destroyed or the process exits). Optionally (FlowOwnerMapOptions::netfilter_hook) a
+// BPF_PROG_TYPE_NETFILTER program at NF_INET_LOCAL_OUT (IPv4 and IPv6) in this process's network
+// namespace, at a priority before the queue rule: it records raw and ping sockets' packets inside
+// the sender's sendmsg(). A kernel that refuses it leaves the rest working (netfilter_hook() false).
+// The programs record, in the sending task's context and before the packet reaches netfilter, flow
+// (netns cookie, proto, saddr, daddr, sport, dport) → owner {tgid, start time, uid, cgroup id} and
+// socket cookie → owner (at socket creation and at connect). Lookups read the maps.
 //
 // FlowOwnerAttributor answers a queued flow in this order:
 //   1. no uid on the packet                                   → the fallback's "kernel" answer;
 //   2. flow map, exact key, then the source-address wildcard  → method "bpf-flow" (ICMP echo
-//      request: the ping socket's identifier, waiting up to options.send_wait for its entry);
+//      request: the exact key (a raw socket's), then the ping socket's identifier; without the
+//      netfilter hook the ping entry is written after the send, so it waits up to
+//      options.send_wait for it; with the hook every raw/ping entry exists before the packet is
+//      queued: no wait);
 //   3. sock_diag exact lookup → socket cookie → cookie map    → method "bpf-cookie"; then the flow
 //      map once more (a connected UDP socket closed meanwhile had its tuple written at send);
 //   4. the fallback attributor (sock_diag + /proc fd scan + store), its own method name.
@@ -70,6 +77,15 @@ struct FlowOwnerCounters {
   uint64_t cookie_entries = 0;   // entries present in the cookie map now
   uint64_t flow_evicted = 0;     // flow keys evicted by the LRU (inserted - present)
   uint64_t cookie_evicted = 0;   // cookie keys evicted by the LRU (inserted - deleted - present)
+  uint64_t netfilter_written = 0;  // of the flow entries, written by the netfilter LOCAL_OUT hook
+  uint64_t cookies_created = 0;    // cookie entries written at socket creation (sock_create)
+};
+
+struct FlowOwnerMapOptions {
+  // Attach the netfilter LOCAL_OUT program (raw and ping sockets recorded before the queue).
+  bool netfilter_hook = true;
+  // Its priority: after conntrack (-200), before Picket's queue rule (mangle, -150).
+  int32_t netfilter_priority = -175;
 };
 
 // True for an ICMP / ICMPv6 echo request (looked up by the ping socket's identifier).
@@ -78,13 +94,16 @@ bool IsEchoRequest(const Flow& flow);
 class FlowOwnerMap {
  public:
   // Loads and attaches; the error names the step (open, load, cgroup2 mount, attach <program>).
-  static Result<std::unique_ptr<FlowOwnerMap>> Open();
+  // The netfilter hook is optional: when the kernel refuses it, Open still succeeds (one warning
+  // naming the errno; netfilter_hook() false, netfilter_status() says why).
+  static Result<std::unique_ptr<FlowOwnerMap>> Open(const FlowOwnerMapOptions& options = {});
   ~FlowOwnerMap();
   FlowOwnerMap(const FlowOwnerMap&) = delete;
   FlowOwnerMap& operator=(const FlowOwnerMap&) = delete;
 
   // The owner of `flow` (outbound, as queued in this process's network namespace): exact key, then
-  // the source-address wildcard; an echo request by its identifier. nullopt when not recorded.
+  // the source-address wildcard; an echo request by its exact key (raw socket: addresses, echo
+  // identifier) then its identifier alone (ping socket). nullopt when not recorded.
   std::optional<FlowOwnerHit> Lookup(const Flow& flow) const;
   // The owner stamped on socket `cookie` at connect(), if any.
   std::optional<FlowOwner> LookupCookie(uint64_t cookie) const;
@@ -95,13 +114,24 @@ class FlowOwnerMap {
   // The cgroup2 directory the programs are attached to.
   const std::string& cgroup_path() const { return cgroup_path_; }
   FlowOwnerCounters counters() const;
+  // True when the netfilter LOCAL_OUT program is attached (v4 and v6): every raw/ping socket's
+  // entry is written before its packet can be queued.
+  bool netfilter_hook() const { return nf_links_[0].valid(); }
+  // "on", "off" (not asked for) or "unavailable" (refused by the kernel; Open logged why).
+  const std::string& netfilter_status() const { return netfilter_status_; }
 
  private:
   FlowOwnerMap() = default;
+  // Opens and loads the skeleton; the netfilter program only when `with_netfilter`.
+  Status Load(bool with_netfilter);
   Status Attach(int cgroup_fd);
+  // Attaches the netfilter program for IPv4 and IPv6; on error neither stays attached.
+  Status AttachNetfilter(int32_t priority);
 
   flow_owner_bpf* skel_ = nullptr;
-  bpf_link* links_[7] = {};
+  bpf_link* links_[8] = {};  // 7 cgroup programs + tp_btf/sock_send_length
+  UniqueFd nf_links_[2];     // netfilter link fds (IPv4, IPv6); closing one detaches it
+  std::string netfilter_status_;
   uint64_t netns_cookie_ = 0;
   std::string cgroup_path_;
 };
@@ -132,7 +162,8 @@ class FlowOwnerAttributor final : public Attributor {
     uint64_t fallback = 0;          // handed to the fallback attributor
     uint64_t store_waits = 0;       // owner not in the store at first: re-drained
     uint64_t store_misses = 0;      // owner still unknown after the wait (went to the next step)
-    uint64_t echo_waits = 0;        // echo request not in the flow map at first: waited (send_wait)
+    uint64_t echo_waits = 0;        // echo request not in the flow map at first: waited (send_wait;
+                                    // never with the netfilter hook)
   };
   const Counters& counters() const { return counters_; }
   const FlowOwnerMap& map() const { return *map_; }

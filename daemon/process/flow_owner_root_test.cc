@@ -1,16 +1,19 @@
 // FlowOwnerMap against the real kernel: the test process moves into its own network namespace
-// (loopback only), loads and attaches bpf/flow_owner.bpf.c, makes TCP and UDP flows and checks
-// that each is recorded with this process as owner. Needs root; skips otherwise.
+// (loopback only), loads and attaches bpf/flow_owner.bpf.c, makes TCP, UDP and raw-socket flows
+// and checks that each is recorded with this process as owner; raw sockets only while the netfilter
+// hook is on. Needs root; skips otherwise.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "common/unique_fd.h"
@@ -55,6 +58,77 @@ Flow LoopbackFlow(Protocol protocol, uint16_t sport, uint16_t dport) {
   return flow;
 }
 
+uint16_t InternetChecksum(const uint8_t* bytes, size_t size) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < size; i += 2) sum += static_cast<uint32_t>(bytes[i] << 8 | bytes[i + 1]);
+  if (size % 2 != 0) sum += static_cast<uint32_t>(bytes[size - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// One ICMP echo request with identifier `id` from a raw socket to the loopback address.
+void SendRawEcho(int family, uint16_t id) {
+  const int proto = family == AF_INET ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6);
+  UniqueFd sock(socket(family, SOCK_RAW | SOCK_CLOEXEC, proto));
+  ASSERT_TRUE(sock.valid()) << std::strerror(errno);
+  uint8_t echo[16] = {static_cast<uint8_t>(family == AF_INET ? 8 : 128), 0, 0, 0, static_cast<uint8_t>(id >> 8),
+                      static_cast<uint8_t>(id), 0, 1};
+  if (family == AF_INET) {  // ICMPv6: the kernel computes the checksum
+    const uint16_t sum = InternetChecksum(echo, sizeof(echo));
+    echo[2] = static_cast<uint8_t>(sum >> 8);
+    echo[3] = static_cast<uint8_t>(sum);
+  }
+  sockaddr_storage dst{};
+  socklen_t len = 0;
+  if (family == AF_INET) {
+    *reinterpret_cast<sockaddr_in*>(&dst) = Loopback4(0);
+    len = sizeof(sockaddr_in);
+  } else {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&dst);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_addr = in6addr_loopback;
+    len = sizeof(sockaddr_in6);
+  }
+  ASSERT_EQ(sendto(sock.get(), echo, sizeof(echo), 0, reinterpret_cast<sockaddr*>(&dst), len),
+            static_cast<ssize_t>(sizeof(echo)))
+      << std::strerror(errno);
+}
+
+Flow EchoFlow(int family, uint16_t id) {
+  Flow flow;
+  flow.protocol = family == AF_INET ? Protocol::kIcmp : Protocol::kIcmpV6;
+  flow.src = *IpAddress::Parse(family == AF_INET ? "127.0.0.1" : "::1");
+  flow.dst = flow.src;
+  flow.icmp_type = family == AF_INET ? 8 : 128;
+  flow.icmp_id = id;
+  flow.uid = getuid();
+  return flow;
+}
+
+// A TCP SYN built by hand (IP_HDRINCL, as nmap sends them) from 127.0.0.1:sport to 127.0.0.1:dport.
+void SendHdrinclSyn(uint16_t sport, uint16_t dport) {
+  UniqueFd sock(socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));  // IPPROTO_RAW implies IP_HDRINCL
+  ASSERT_TRUE(sock.valid()) << std::strerror(errno);
+  uint8_t packet[40] = {0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, IPPROTO_TCP, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1};
+  uint8_t* tcp = packet + 20;
+  tcp[0] = static_cast<uint8_t>(sport >> 8);
+  tcp[1] = static_cast<uint8_t>(sport);
+  tcp[2] = static_cast<uint8_t>(dport >> 8);
+  tcp[3] = static_cast<uint8_t>(dport);
+  tcp[7] = 1;        // sequence number
+  tcp[12] = 5 << 4;  // data offset: 20 bytes
+  tcp[13] = 0x02;    // SYN
+  tcp[14] = 0xff;    // window
+  uint8_t pseudo[12 + 20] = {127, 0, 0, 1, 127, 0, 0, 1, 0, IPPROTO_TCP, 0, 20};
+  std::memcpy(pseudo + 12, tcp, 20);
+  const uint16_t sum = InternetChecksum(pseudo, sizeof(pseudo));
+  tcp[16] = static_cast<uint8_t>(sum >> 8);
+  tcp[17] = static_cast<uint8_t>(sum);
+  sockaddr_in dst = Loopback4(dport);
+  ASSERT_EQ(sendto(sock.get(), packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 40)
+      << std::strerror(errno);
+}
+
 class FlowOwnerRootTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -74,6 +148,12 @@ class FlowOwnerRootTest : public ::testing::Test {
     EXPECT_EQ(owner.uid, getuid());
     EXPECT_NE(owner.start_ns, 0u);
     EXPECT_NE(owner.cgroup_id, 0u);
+  }
+  // Raw-socket checks need the netfilter hook; a kernel that refuses it is not this test's subject.
+  bool SkipWithoutNetfilterHook() {
+    if (map_->netfilter_status() == "unavailable") return true;
+    EXPECT_TRUE(map_->netfilter_hook()) << map_->netfilter_status();
+    return false;
   }
   std::unique_ptr<FlowOwnerMap> map_;
 };
@@ -169,6 +249,90 @@ TEST_F(FlowOwnerRootTest, FlowsOfAnotherNetworkNamespaceAreNotSeen) {
   EXPECT_TRUE(map_->Lookup(flow).has_value());
   EXPECT_FALSE((*other)->Lookup(flow).has_value());
   EXPECT_GT((*other)->counters().written, 0u);
+}
+
+TEST_F(FlowOwnerRootTest, SocketCreationStampsTheCookieWithoutConnect) {
+  const uint64_t created = map_->counters().cookies_created;
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  ASSERT_EQ(getsockopt(sock.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  auto stamped = map_->LookupCookie(cookie);
+  ASSERT_TRUE(stamped.has_value()) << "no cookie entry for a socket that never connected";
+  ExpectMine(*stamped);
+  EXPECT_GT(map_->counters().cookies_created, created);
+  // A unix socket is not stamped.
+  UniqueFd local(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(getsockopt(local.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  EXPECT_FALSE(map_->LookupCookie(cookie).has_value());
+}
+
+TEST_F(FlowOwnerRootTest, RawIcmpEchoIsRecordedByTheNetfilterHook) {
+  if (SkipWithoutNetfilterHook()) GTEST_SKIP() << "kernel refused the netfilter program";
+  const uint64_t before = map_->counters().netfilter_written;
+  for (int family : {AF_INET, AF_INET6}) {
+    SendRawEcho(family, 0x5a01);
+    auto hit = map_->Lookup(EchoFlow(family, 0x5a01));
+    ASSERT_TRUE(hit.has_value()) << (family == AF_INET ? "icmp" : "icmp6");
+    EXPECT_EQ(hit->match, FlowKeyMatch::kExact);
+    ExpectMine(hit->owner);
+    EXPECT_FALSE(map_->Lookup(EchoFlow(family, 0x5a02)).has_value()) << "another identifier";
+  }
+  EXPECT_GE(map_->counters().netfilter_written, before + 2);
+}
+
+TEST_F(FlowOwnerRootTest, HdrinclTcpSynIsRecordedExactly) {
+  if (SkipWithoutNetfilterHook()) GTEST_SKIP() << "kernel refused the netfilter program";
+  SendHdrinclSyn(40001, 9);
+  auto hit = map_->Lookup(LoopbackFlow(Protocol::kTcp, 40001, 9));
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->match, FlowKeyMatch::kExact);
+  ExpectMine(hit->owner);
+  EXPECT_FALSE(map_->Lookup(LoopbackFlow(Protocol::kTcp, 40002, 9)).has_value());
+}
+
+TEST_F(FlowOwnerRootTest, KernelIcmpErrorsAreNotRecorded) {
+  if (SkipWithoutNetfilterHook()) GTEST_SKIP() << "kernel refused the netfilter program";
+  // A datagram to a closed port: the kernel answers with port unreachable from its own ICMP socket
+  // (SOCK_RAW, no file), often in this task's context; it must not be recorded as this process.
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in dst = Loopback4(13);
+  const uint64_t before = map_->counters().netfilter_written;
+  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
+  usleep(20000);  // loopback delivers (and answers) in softirq, normally before sendto returns
+  Flow unreachable = LoopbackFlow(Protocol::kIcmp, 0, 0);
+  unreachable.icmp_type = 3;
+  unreachable.icmp_code = 3;
+  EXPECT_FALSE(map_->Lookup(unreachable).has_value());
+  EXPECT_EQ(map_->counters().netfilter_written, before);
+}
+
+TEST_F(FlowOwnerRootTest, ARefusedNetfilterHookLeavesTheRestWorking) {
+  // NF_IP_PRI_FIRST is refused by the kernel (EINVAL): as on a kernel without netfilter programs,
+  // Open succeeds without the hook and the cgroup programs still record.
+  auto refused = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = true, .netfilter_priority = INT32_MIN});
+  ASSERT_TRUE(refused.ok()) << refused.error().message;
+  EXPECT_FALSE((*refused)->netfilter_hook());
+  EXPECT_EQ((*refused)->netfilter_status(), "unavailable");
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in dst = Loopback4(14);
+  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
+  EXPECT_TRUE((*refused)->Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 14)).has_value());
+}
+
+TEST_F(FlowOwnerRootTest, WithoutTheNetfilterHookRawPacketsAreNotRecorded) {
+  // A second instance without the hook (its own maps): the raw echo is not in them, so the daemon
+  // goes on to its fallback rather than naming anyone.
+  auto plain = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = false});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE((*plain)->netfilter_hook());
+  EXPECT_EQ((*plain)->netfilter_status(), "off");
+  SendRawEcho(AF_INET, 0x5a03);
+  EXPECT_FALSE((*plain)->Lookup(EchoFlow(AF_INET, 0x5a03)).has_value());
+  EXPECT_EQ((*plain)->counters().netfilter_written, 0u);
+  if (map_->netfilter_hook()) {
+    EXPECT_TRUE(map_->Lookup(EchoFlow(AF_INET, 0x5a03)).has_value());
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 /* picket_test_client: the program whose connections the end-to-end tests let through or block.
  *
- *   picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6 HOST PORT [--timeout-ms N] [--count N] [--sport N]
+ *   picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6|rawicmp|rawicmp6|rawsyn HOST PORT [--timeout-ms N]
+ *                      [--count N] [--sport N]
  *                      [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]]
  *                      [--exit-after-send] [--sendto] [--report-sport] [--fork-first] [--thread]
  *
@@ -27,6 +28,12 @@
  * icmp / icmp6: an ICMP echo request from a ping socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6; needs
  * net.ipv4.ping_group_range to include the caller's group), then wait for the echo reply; PORT is
  * ignored. The kernel sets the echo identifier (the socket's "port", reported as sport=N).
+ * rawicmp / rawicmp6: the same echo request from a raw socket (SOCK_RAW, IPPROTO_ICMP/ICMPV6; needs
+ * CAP_NET_RAW), identifier = --sport N or else the pid's low 16 bits (reported as sport=N), then
+ * wait for the echo reply with that identifier unless --exit-after-send.
+ * rawsyn: a TCP SYN to HOST:PORT built by hand and sent with IP_HDRINCL (as nmap does; IPv4,
+ * needs CAP_NET_RAW) from source port --sport N (else 32768 + pid % 28000); never waits (as with
+ * --exit-after-send: result `sent`, sport=N).
  *
  * Exit codes (of the first attempt that fails, 0 when all succeed):
  *   0 reached and echoed
@@ -59,7 +66,8 @@ enum Outcome { kOk = 0, kTimeout = 1, kRefused = 2, kError = 3, kUnresolved = 4 
 struct Options {
   int family;
   int socktype;
-  int protocol; /* 0, or IPPROTO_ICMP / IPPROTO_ICMPV6 for a ping socket */
+  int protocol; /* 0, or IPPROTO_ICMP / IPPROTO_ICMPV6 for a ping or raw ICMP socket */
+  int raw;      /* SOCK_RAW: rawicmp, rawicmp6, rawsyn */
   const char* proto_name;
   const char* host;
   int port;
@@ -86,7 +94,7 @@ struct Attempt {
 
 static void Usage(void) {
   fprintf(stderr,
-          "usage: picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6 HOST PORT [--timeout-ms N] [--count N] "
+          "usage: picket_test_client tcp|udp|tcp6|udp6|icmp|icmp6|rawicmp|rawicmp6|rawsyn HOST PORT [--timeout-ms N] [--count N] "
           "[--sport N] [--wait-peer-close] [--resolver IPV4 [--resolver-tcp]] [--exit-after-send] [--sendto] "
           "[--report-sport] [--fork-first] [--thread]\n");
 }
@@ -109,6 +117,10 @@ static int ParseInt(const char* text, int min, int max, int* out) {
 static int ParseProto(const char* name, struct Options* o) {
   o->proto_name = name;
   o->protocol = 0;
+  o->raw = 0;
+  if (strcmp(name, "rawicmp") == 0) { o->family = AF_INET; o->socktype = SOCK_RAW; o->protocol = IPPROTO_ICMP; o->raw = 1; return 0; }
+  if (strcmp(name, "rawicmp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_RAW; o->protocol = IPPROTO_ICMPV6; o->raw = 1; return 0; }
+  if (strcmp(name, "rawsyn") == 0) { o->family = AF_INET; o->socktype = SOCK_RAW; o->protocol = IPPROTO_TCP; o->raw = 1; return 0; }
   if (strcmp(name, "icmp") == 0) { o->family = AF_INET; o->socktype = SOCK_DGRAM; o->protocol = IPPROTO_ICMP; return 0; }
   if (strcmp(name, "icmp6") == 0) { o->family = AF_INET6; o->socktype = SOCK_DGRAM; o->protocol = IPPROTO_ICMPV6; return 0; }
   if (strcmp(name, "tcp") == 0) { o->family = AF_INET; o->socktype = SOCK_STREAM; return 0; }
@@ -339,54 +351,135 @@ static struct Attempt Sent(int fd) {
   return a;
 }
 
-/* One echo request from a ping socket; waits for the reply unless --exit-after-send. */
-static struct Attempt PingAttempt(const struct Options* o, const struct sockaddr_storage* dst,
+static uint16_t InternetChecksum(const unsigned char* bytes, size_t size) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < size; i += 2) sum += (uint32_t)(bytes[i] << 8 | bytes[i + 1]);
+  if (size % 2 != 0) sum += (uint32_t)(bytes[size - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+/* The source port (rawsyn) or echo identifier (rawicmp) of a raw-socket attempt. */
+static int RawSourcePort(const struct Options* o) {
+  if (o->sport != 0) return o->sport;
+  return o->protocol == IPPROTO_TCP ? 32768 + (int)(getpid() % 28000) : (int)(getpid() & 0xffff);
+}
+
+/* Waits for the echo reply on ICMP socket `fd`: a ping socket gets only its own replies; a raw
+ * one gets every ICMP packet (IPv4: after the IP header), so the identifier `id` must match. */
+static struct Attempt EchoReply(const struct Options* o, int fd, int id, long long deadline) {
+  const unsigned char reply_type = o->family == AF_INET ? 0 : 129;
+  for (;;) {
+    int ready = WaitFor(fd, POLLIN, deadline);
+    if (ready <= 0) return ready == 0 ? TimedOut() : Failure(errno, "poll");
+    unsigned char reply[1024];
+    ssize_t n = recv(fd, reply, sizeof(reply), 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) return Failure(errno, "recv");
+    size_t at = o->raw && o->family == AF_INET && n > 0 ? (size_t)(reply[0] & 0x0f) * 4 : 0;
+    if ((size_t)n >= at + 8 && reply[at] == reply_type && (!o->raw || (reply[at + 4] << 8 | reply[at + 5]) == id)) {
+      struct Attempt ok = {kOk, 0, "ok"};
+      return ok;
+    }
+  }
+}
+
+/* One echo request from a ping socket (icmp, icmp6: the kernel sets identifier and checksum) or a
+ * raw socket (rawicmp, rawicmp6); waits for the reply unless --exit-after-send. */
+static struct Attempt EchoAttempt(const struct Options* o, const struct sockaddr_storage* dst,
                                   socklen_t dst_len, const char* payload, size_t payload_len) {
   const long long deadline = NowMs() + o->timeout_ms;
-  int fd = socket(o->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
+  int fd = socket(o->family, (o->raw ? SOCK_RAW : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, o->protocol);
   if (fd < 0) return Failure(errno, "socket");
+  const int id = o->raw ? RawSourcePort(o) : 0;
   unsigned char packet[8 + PATH_MAX + 64];
   const size_t body = payload_len < sizeof(packet) - 8 ? payload_len : sizeof(packet) - 8;
   memset(packet, 0, 8);
-  packet[0] = o->family == AF_INET ? 8 : 128; /* echo request; id and checksum: the kernel's */
-  packet[7] = 1;                              /* sequence 1 */
+  packet[0] = o->family == AF_INET ? 8 : 128; /* echo request */
+  packet[4] = (unsigned char)(id >> 8);
+  packet[5] = (unsigned char)id;
+  packet[7] = 1; /* sequence 1 */
   memcpy(packet + 8, payload, body);
+  if (o->raw && o->family == AF_INET) { /* raw ICMPv6: the kernel computes the checksum */
+    const uint16_t sum = InternetChecksum(packet, 8 + body);
+    packet[2] = (unsigned char)(sum >> 8);
+    packet[3] = (unsigned char)sum;
+  }
+  /* A raw IPv6 socket takes the port field as a protocol number: it must be 0. */
+  struct sockaddr_storage to = *dst;
+  if (o->raw && o->family == AF_INET6) ((struct sockaddr_in6*)&to)->sin6_port = 0;
   struct Attempt result;
-  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)(8 + body)) {
+  if (sendto(fd, packet, 8 + body, MSG_NOSIGNAL, (const struct sockaddr*)&to, dst_len) != (ssize_t)(8 + body)) {
     result = Failure(errno, "sendto");
     close(fd);
     return result;
   }
-  g_last_sport = LocalPort(fd);
+  g_last_sport = o->raw ? id : LocalPort(fd);
   if (o->exit_after_send) return Sent(fd);
-  const unsigned char reply_type = o->family == AF_INET ? 0 : 129;
-  for (;;) {
-    int ready = WaitFor(fd, POLLIN, deadline);
-    if (ready <= 0) {
-      result = ready == 0 ? TimedOut() : Failure(errno, "poll");
-      break;
-    }
-    unsigned char reply[sizeof(packet)];
-    ssize_t n = recv(fd, reply, sizeof(reply), 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) {
-      result = Failure(errno, "recv");
-      break;
-    }
-    if (n >= 8 && reply[0] == reply_type) {
-      result.outcome = kOk;
-      result.err = 0;
-      result.what = "ok";
-      break;
-    }
-  }
+  result = EchoReply(o, fd, id, deadline);
   close(fd);
   return result;
 }
 
+/* rawsyn: a hand-built TCP SYN sent with IP_HDRINCL; the source address is the one the kernel
+ * would pick for HOST (a connected UDP socket tells). */
+static struct Attempt RawSynAttempt(const struct Options* o, const struct sockaddr_storage* dst, socklen_t dst_len) {
+  int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return Failure(errno, "socket");
+  struct sockaddr_in src;
+  socklen_t src_len = sizeof(src);
+  if (connect(probe, (const struct sockaddr*)dst, dst_len) != 0 ||
+      getsockname(probe, (struct sockaddr*)&src, &src_len) != 0) {
+    struct Attempt failed = Failure(errno, "source address");
+    close(probe);
+    return failed;
+  }
+  close(probe);
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW); /* IPPROTO_RAW implies IP_HDRINCL */
+  if (fd < 0) return Failure(errno, "socket");
+  const struct sockaddr_in* to = (const struct sockaddr_in*)dst;
+  const int sport = RawSourcePort(o);
+  unsigned char packet[40];
+  memset(packet, 0, sizeof(packet));
+  packet[0] = 0x45;
+  packet[3] = sizeof(packet);
+  packet[6] = 0x40; /* don't fragment */
+  packet[8] = 64;
+  packet[9] = IPPROTO_TCP;
+  memcpy(packet + 12, &src.sin_addr, 4);
+  memcpy(packet + 16, &to->sin_addr, 4);
+  unsigned char* tcp = packet + 20;
+  tcp[0] = (unsigned char)(sport >> 8);
+  tcp[1] = (unsigned char)sport;
+  memcpy(tcp + 2, &to->sin_port, 2);
+  tcp[4] = (unsigned char)(getpid() >> 8); /* sequence number */
+  tcp[7] = 1;
+  tcp[12] = 5 << 4; /* data offset: 20 bytes */
+  tcp[13] = 0x02;   /* SYN */
+  tcp[14] = 0xff;   /* window */
+  unsigned char pseudo[12 + 20];
+  memcpy(pseudo, packet + 12, 8);
+  pseudo[8] = 0;
+  pseudo[9] = IPPROTO_TCP;
+  pseudo[10] = 0;
+  pseudo[11] = 20;
+  memcpy(pseudo + 12, tcp, 20);
+  const uint16_t sum = InternetChecksum(pseudo, sizeof(pseudo));
+  tcp[16] = (unsigned char)(sum >> 8);
+  tcp[17] = (unsigned char)sum;
+  if (sendto(fd, packet, sizeof(packet), MSG_NOSIGNAL, (const struct sockaddr*)dst, dst_len) != (ssize_t)sizeof(packet)) {
+    struct Attempt failed = Failure(errno, "sendto");
+    close(fd);
+    return failed;
+  }
+  g_last_sport = sport;
+  return Sent(fd);
+}
+
 static struct Attempt OneAttempt(const struct Options* o, const struct sockaddr_storage* dst,
                                  socklen_t dst_len, const char* payload, size_t payload_len) {
-  if (o->protocol != 0) return PingAttempt(o, dst, dst_len, payload, payload_len);
+  if (o->raw && o->protocol == IPPROTO_TCP) return RawSynAttempt(o, dst, dst_len);
+  if (o->protocol != 0) return EchoAttempt(o, dst, dst_len, payload, payload_len);
   const long long deadline = NowMs() + o->timeout_ms;
   int fd = socket(o->family, o->socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return Failure(errno, "socket");
@@ -559,10 +652,11 @@ int main(int argc, char** argv) {
   const int ok = run.ok;
   const char* open_bracket = o.family == AF_INET6 ? "[" : "";
   const char* close_bracket = o.family == AF_INET6 ? "]" : "";
-  const char* outcome = o.exit_after_send && first_failure.outcome == kOk ? "sent" : OutcomeName(&first_failure);
+  const int sends_only = o.exit_after_send || (o.raw && o.protocol == IPPROTO_TCP);
+  const char* outcome = sends_only && first_failure.outcome == kOk ? "sent" : OutcomeName(&first_failure);
   printf("result=%s proto=%s dst=%s%s%s:%d ok=%d/%d elapsed_ms=%lld", outcome, o.proto_name, open_bracket, o.host,
          close_bracket, o.port, ok, o.count, NowMs() - start);
-  if (o.exit_after_send || o.report_sport) printf(" sport=%d", g_last_sport);
+  if (sends_only || o.report_sport) printf(" sport=%d", g_last_sport);
   if (first_failure.err != 0) {
     printf(" errno=%s at=%s", strerrorname_np(first_failure.err), first_failure.what);
   } else if (first_failure.outcome == kError) {
