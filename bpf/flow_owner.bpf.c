@@ -19,7 +19,10 @@
  *   netfilter LOCAL_OUT         (optional; IPv4 and IPv6, in picketd's network namespace, before the
  *                               queue rule) raw sockets: the packet's own tuple → owner; ping
  *                               sockets: (proto, echo identifier) → owner. It runs inside the
- *                               sender's sendmsg(), so the entry exists before the packet is queued.
+ *                               sender's sendmsg(), so the entry exists before the packet is queued;
+ *   fentry / kprobe nf_hook_slow  the same records where the kernel has no netfilter BPF links
+ *                               (before 6.4): tried in that order at run time; nothing else
+ *                               depends on them.
  * Every hook only observes (returns 1: allow). Maps are LRU; an insert of a new key when the map
  * is full evicts the least recently used entry — the daemon counts those as
  * new keys - deleted - (entries present), see flow_stats in flow_owner.h. Keys carry the network namespace cookie and
@@ -325,26 +328,27 @@ static __always_inline int packet_key(struct sk_buff* skb, struct pk_flow_key* k
   return -1;
 }
 
-SEC("netfilter")
-int pk_local_out(struct bpf_nf_ctx* ctx) {
-  struct sk_buff* skb = ctx->skb;
+/* Records `skb` when it leaves a raw or ping socket (see above); every other packet returns after
+ * reading skb->sk and two of its fields. Shared by the netfilter program and its fentry / kprobe
+ * alternatives on nf_hook_slow. */
+static __always_inline void record_local_out(struct sk_buff* skb) {
   struct sock* sk = BPF_CORE_READ(skb, sk);
-  if (sk == 0) return PK_NF_ACCEPT;
+  if (sk == 0) return;
   const __u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-  if (state == PK_TCP_TIME_WAIT || state == PK_TCP_NEW_SYN_RECV) return PK_NF_ACCEPT; /* not a full socket */
+  if (state == PK_TCP_TIME_WAIT || state == PK_TCP_NEW_SYN_RECV) return; /* not a full socket */
   const __u16 type = BPF_CORE_READ(sk, sk_type);
-  if (type != PK_SOCK_RAW && type != PK_SOCK_DGRAM) return PK_NF_ACCEPT;
+  if (type != PK_SOCK_RAW && type != PK_SOCK_DGRAM) return;
   const __u16 sk_proto = BPF_CORE_READ(sk, sk_protocol);
   const int ping = type == PK_SOCK_DGRAM && (sk_proto == PK_IPPROTO_ICMP || sk_proto == PK_IPPROTO_ICMPV6);
-  if (type == PK_SOCK_DGRAM && !ping) return PK_NF_ACCEPT;
+  if (type == PK_SOCK_DGRAM && !ping) return;
   /* The kernel's own control sockets (ICMP errors, TCP resets: SOCK_RAW, sent from softirq on
    * behalf of no task) have no file: only a user's socket is recorded. */
-  if (BPF_CORE_READ(sk, sk_socket, file) == 0) return PK_NF_ACCEPT;
+  if (BPF_CORE_READ(sk, sk_socket, file) == 0) return;
 
   struct pk_flow_key key = {};
   key.netns_cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
   const int echo = packet_key(skb, &key);
-  if (echo < 0 || (ping && !echo)) return PK_NF_ACCEPT;
+  if (echo < 0 || (ping && !echo)) return;
   if (ping) {
     /* The same key as the after-send entry (addresses zero). A raw socket's stale entry for this
      * exact tuple would be looked up first: drop it. */
@@ -352,8 +356,44 @@ int pk_local_out(struct bpf_nf_ctx* ctx) {
     __builtin_memset(key.saddr, 0, sizeof(key.saddr));
     __builtin_memset(key.daddr, 0, sizeof(key.daddr));
     key.dport = 0;
-    if (held_by_current(bpf_map_lookup_elem(&flows, &key))) return PK_NF_ACCEPT;
+    if (held_by_current(bpf_map_lookup_elem(&flows, &key))) return;
   }
   if (put_flow(&key)) count(PK_FLOW_STAT_NF_WRITTEN);
+}
+
+SEC("netfilter")
+int pk_local_out(struct bpf_nf_ctx* ctx) {
+  record_local_out(ctx->skb);
   return PK_NF_ACCEPT;
+}
+
+/* ---- Alternatives on kernels without netfilter BPF links (before 6.4), probed at run time ----
+ * nf_hook_slow() runs every netfilter hook of a packet, machine-wide; its entry comes before the
+ * hooks' functions, so also before Picket's queue rule. Only LOCAL_OUT of IPv4/IPv6 in picketd's
+ * own network namespace (`target_netns_cookie`, set before load) is looked at. fentry first; kprobe
+ * where fentry is refused. Each only observes. */
+const volatile __u64 target_netns_cookie = 0;
+
+#define PK_NFPROTO_IPV4 2
+#define PK_NFPROTO_IPV6 10
+#define PK_NF_INET_LOCAL_OUT 3
+
+static __always_inline void hook_slow_entry(struct sk_buff* skb, struct nf_hook_state* state) {
+  if (BPF_CORE_READ(state, hook) != PK_NF_INET_LOCAL_OUT) return;
+  const __u8 pf = BPF_CORE_READ(state, pf);
+  if (pf != PK_NFPROTO_IPV4 && pf != PK_NFPROTO_IPV6) return;
+  if (BPF_CORE_READ(state, net, net_cookie) != target_netns_cookie) return;
+  record_local_out(skb);
+}
+
+SEC("fentry/nf_hook_slow")
+int BPF_PROG(pk_hook_slow_fentry, struct sk_buff* skb, struct nf_hook_state* state) {
+  hook_slow_entry(skb, state);
+  return 0;
+}
+
+SEC("kprobe/nf_hook_slow")
+int BPF_KPROBE(pk_hook_slow_kprobe, struct sk_buff* skb, struct nf_hook_state* state) {
+  hook_slow_entry(skb, state);
+  return 0;
 }

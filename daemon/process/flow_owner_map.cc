@@ -1,6 +1,7 @@
 #include "process/flow_owner_map.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 #include <netinet/in.h>
@@ -105,6 +106,25 @@ uint64_t MonotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// True when the running kernel has tracepoint `name` (its btf_trace_<name> typedef in vmlinux BTF).
+bool KernelHasTracepoint(const char* name) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (vmlinux == nullptr) return false;
+  const bool found = btf__find_by_name_kind(vmlinux, (std::string("btf_trace_") + name).c_str(), BTF_KIND_TYPEDEF) > 0;
+  btf__free(vmlinux);
+  return found;
+}
+
+const char* LocalOutHookName(LocalOutHook hook) {
+  switch (hook) {
+    case LocalOutHook::kNetfilterLink: return "netfilter link";
+    case LocalOutHook::kFentry: return "fentry/nf_hook_slow";
+    case LocalOutHook::kKprobe: return "kprobe/nf_hook_slow";
+    case LocalOutHook::kNone: break;
+  }
+  return "none";
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open(const FlowOwnerMapOptions& options) {
@@ -112,47 +132,88 @@ Result<std::unique_ptr<FlowOwnerMap>> FlowOwnerMap::Open(const FlowOwnerMapOptio
   auto cookie = OwnNetnsCookie();
   if (!cookie.ok()) return cookie.error();
   map->netns_cookie_ = *cookie;
+  map->send_length_hook_ = options.send_length_hook && KernelHasTracepoint("sock_send_length");
+  if (options.send_length_hook && !map->send_length_hook_) {
+    PLOG(kWarn) << "bpf flow_owner: kernel has no sock_send_length tracepoint (before 6.3?): a connected UDP socket "
+                   "closed before its datagram is looked up, and ping sockets without a LOCAL_OUT hook, go to the "
+                   "fallback";
+  }
   map->netfilter_status_ = "off";
-  std::string refused;  // why the kernel refused the netfilter program
-  bool with_netfilter = options.netfilter_hook;
-  if (with_netfilter) {
-    // A kernel without netfilter programs refuses the whole object: load it again without that one.
-    if (Status loaded = map->Load(true); !loaded.ok()) {
-      refused = loaded.error().message;
-      flow_owner_bpf__destroy(map->skel_);
-      map->skel_ = nullptr;
-      with_netfilter = false;
+  if (options.netfilter_hook) {
+    // Each way of hooking LOCAL_OUT in turn, until the kernel takes one; a refused one is unloaded.
+    std::string refused;
+    for (LocalOutHook hook : options.local_out_hooks) {
+      Status hooked = map->LoadWithHook(hook, options.netfilter_priority);
+      if (hooked.ok()) break;
+      refused += std::string(refused.empty() ? "" : "; ") + LocalOutHookName(hook) + ": " + hooked.error().message;
+      map->Unload();
+    }
+    map->netfilter_refused_ = refused;
+    if (map->netfilter_hook()) {
+      map->netfilter_status_ = map->local_out_hook_ == LocalOutHook::kNetfilterLink ? "on"
+                               : map->local_out_hook_ == LocalOutHook::kFentry      ? "fentry"
+                                                                                    : "kprobe";
+      if (!refused.empty()) PLOG(kInfo) << "bpf flow_owner: LOCAL_OUT hook by " << LocalOutHookName(map->local_out_hook_)
+                                        << " (refused: " << refused << ")";
+    } else {
+      map->netfilter_status_ = "unavailable";
+      PLOG(kWarn) << "bpf flow_owner: no LOCAL_OUT hook (" << (refused.empty() ? std::string("none tried") : refused)
+                  << "); raw sockets fall back to /proc, ping sockets are waited for after their send";
     }
   }
   if (map->skel_ == nullptr) {
-    if (Status loaded = map->Load(false); !loaded.ok()) return loaded.error();
+    if (Status loaded = map->Load(LocalOutHook::kNone); !loaded.ok()) return loaded.error();
   }
   auto cgroup = FindCgroup2Root();
   if (!cgroup.ok()) return Error{"bpf flow_owner: " + cgroup.error().message};
   map->cgroup_path_ = cgroup->path;
   if (Status attached = map->Attach(cgroup->fd.get()); !attached.ok()) return attached.error();
-  if (with_netfilter) {
-    Status attached = map->AttachNetfilter(options.netfilter_priority);
-    if (!attached.ok()) refused = attached.error().message;
-  }
-  if (map->netfilter_hook()) map->netfilter_status_ = "on";
-  if (options.netfilter_hook && !map->netfilter_hook()) {
-    map->netfilter_status_ = "unavailable";
-    PLOG(kWarn) << "bpf flow_owner: netfilter LOCAL_OUT hook unavailable (" << refused
-                << "); raw sockets fall back to /proc, ping sockets are waited for after their send";
-  }
   return map;
 }
 
-Status FlowOwnerMap::Load(bool with_netfilter) {
+Status FlowOwnerMap::Load(LocalOutHook hook) {
   skel_ = flow_owner_bpf__open();
   if (skel_ == nullptr) return LibbpfError("open", errno);
+  skel_->rodata->target_netns_cookie = netns_cookie_;
   bpf_program* nf = skel_->progs.pk_local_out;
   bpf_program__set_type(nf, static_cast<bpf_prog_type>(kProgTypeNetfilter));
   bpf_program__set_expected_attach_type(nf, static_cast<bpf_attach_type>(kAttachTypeNetfilter));
-  bpf_program__set_autoload(nf, with_netfilter);
+  bpf_program__set_autoload(nf, hook == LocalOutHook::kNetfilterLink);
+  bpf_program__set_autoload(skel_->progs.pk_hook_slow_fentry, hook == LocalOutHook::kFentry);
+  bpf_program__set_autoload(skel_->progs.pk_hook_slow_kprobe, hook == LocalOutHook::kKprobe);
+  bpf_program__set_autoload(skel_->progs.pk_udp_sent, send_length_hook_);
   if (int err = flow_owner_bpf__load(skel_); err != 0) return LibbpfError("load", err);
   return Status{};
+}
+
+Status FlowOwnerMap::LoadWithHook(LocalOutHook hook, int32_t priority) {
+  if (Status loaded = Load(hook); !loaded.ok()) return loaded;
+  switch (hook) {
+    case LocalOutHook::kNetfilterLink:
+      if (Status attached = AttachNetfilter(priority); !attached.ok()) return attached;
+      break;
+    case LocalOutHook::kFentry:
+      hook_link_ = bpf_program__attach(skel_->progs.pk_hook_slow_fentry);
+      if (hook_link_ == nullptr) return LibbpfError("attach fentry/nf_hook_slow", errno);
+      break;
+    case LocalOutHook::kKprobe:
+      hook_link_ = bpf_program__attach_kprobe(skel_->progs.pk_hook_slow_kprobe, /*retprobe=*/false, "nf_hook_slow");
+      if (hook_link_ == nullptr) return LibbpfError("attach kprobe/nf_hook_slow", errno);
+      break;
+    case LocalOutHook::kNone:
+      return Error{"bpf flow_owner: no LOCAL_OUT hook asked for"};
+  }
+  local_out_hook_ = hook;
+  return Status{};
+}
+
+void FlowOwnerMap::Unload() {
+  for (UniqueFd& fd : nf_links_) fd.reset();
+  if (hook_link_ != nullptr) bpf_link__destroy(hook_link_);
+  hook_link_ = nullptr;
+  local_out_hook_ = LocalOutHook::kNone;
+  if (skel_ != nullptr) flow_owner_bpf__destroy(skel_);
+  skel_ = nullptr;
 }
 
 Status FlowOwnerMap::AttachNetfilter(int32_t priority) {
@@ -186,18 +247,18 @@ Status FlowOwnerMap::Attach(int cgroup_fd) {
     if (links_[n] == nullptr) return LibbpfError(std::string("attach ") + p.name, errno);
     ++n;
   }
+  if (!send_length_hook_) return Status{};
   links_[n] = bpf_program__attach(skel_->progs.pk_udp_sent);
   if (links_[n] == nullptr) return LibbpfError("attach tp_btf/sock_send_length", errno);
   return Status{};
 }
 
 FlowOwnerMap::~FlowOwnerMap() {
-  for (UniqueFd& fd : nf_links_) fd.reset();
   for (bpf_link*& link : links_) {
     if (link != nullptr) bpf_link__destroy(link);
     link = nullptr;
   }
-  if (skel_ != nullptr) flow_owner_bpf__destroy(skel_);
+  Unload();
 }
 
 bool IsEchoRequest(const Flow& flow) {
@@ -321,7 +382,9 @@ std::optional<FlowOwnerHit> FlowOwnerAttributor::WaitForEchoOwner(const Flow& fl
 std::optional<Attribution> FlowOwnerAttributor::FromFlowMap(const Flow& flow) {
   auto hit = map_->Lookup(flow);
   // With the netfilter hook, a raw or ping socket's entry was written before the packet was queued.
-  if (!hit && IsEchoRequest(flow) && !map_->netfilter_hook()) hit = WaitForEchoOwner(flow);
+  // Without it, a ping socket's entry comes right after its send (sock_send_length); without that
+  // tracepoint either, no entry will come: no wait.
+  if (!hit && IsEchoRequest(flow) && !map_->netfilter_hook() && map_->send_length_hook()) hit = WaitForEchoOwner(flow);
   if (!hit) return std::nullopt;
   auto info = Resolve(hit->owner);
   if (!info) return std::nullopt;

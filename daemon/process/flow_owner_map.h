@@ -6,7 +6,8 @@
 // when it is destroyed or the process exits). Optionally (FlowOwnerMapOptions::netfilter_hook) a
 // BPF_PROG_TYPE_NETFILTER program at NF_INET_LOCAL_OUT (IPv4 and IPv6) in this process's network
 // namespace, at a priority before the queue rule: it records raw and ping sockets' packets inside
-// the sender's sendmsg(). A kernel that refuses it leaves the rest working (netfilter_hook() false).
+// the sender's sendmsg(). Where the kernel refuses that (before 6.4), fentry and then a kprobe on
+// nf_hook_slow are tried (LocalOutHook); with none the rest keeps working (netfilter_hook() false).
 // The programs record, in the sending task's context and before the packet reaches netfilter, flow
 // (netns cookie, proto, saddr, daddr, sport, dport) → owner {tgid, start time, uid, cgroup id} and
 // socket cookie → owner (at socket creation and at connect). Lookups read the maps.
@@ -35,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -81,9 +83,20 @@ struct FlowOwnerCounters {
   uint64_t cookies_created = 0;    // cookie entries written at socket creation (sock_create)
 };
 
+// How the LOCAL_OUT record of raw and ping sockets is hooked in: a netfilter BPF link (kernel
+// 6.4+), else fentry on nf_hook_slow, else a kprobe there (both machine-wide, filtered to this
+// network namespace). Probed at run time in FlowOwnerMapOptions::local_out_hooks order.
+enum class LocalOutHook : uint8_t { kNone, kNetfilterLink, kFentry, kKprobe };
+
 struct FlowOwnerMapOptions {
-  // Attach the netfilter LOCAL_OUT program (raw and ping sockets recorded before the queue).
+  // Hook LOCAL_OUT (raw and ping sockets recorded before the queue), trying `local_out_hooks` in
+  // order until the kernel takes one.
   bool netfilter_hook = true;
+  std::vector<LocalOutHook> local_out_hooks = {LocalOutHook::kNetfilterLink, LocalOutHook::kFentry,
+                                               LocalOutHook::kKprobe};
+  // tp_btf/sock_send_length (kernel 6.3+, probed in vmlinux BTF): connected UDP and ping sockets
+  // recorded right after each send. false only to test its absence.
+  bool send_length_hook = true;
   // Its priority: after conntrack (-200), before Picket's queue rule (mangle, -150).
   int32_t netfilter_priority = -175;
 };
@@ -114,16 +127,26 @@ class FlowOwnerMap {
   // The cgroup2 directory the programs are attached to.
   const std::string& cgroup_path() const { return cgroup_path_; }
   FlowOwnerCounters counters() const;
-  // True when the netfilter LOCAL_OUT program is attached (v4 and v6): every raw/ping socket's
-  // entry is written before its packet can be queued.
-  bool netfilter_hook() const { return nf_links_[0].valid(); }
-  // "on", "off" (not asked for) or "unavailable" (refused by the kernel; Open logged why).
+  // True when a LOCAL_OUT hook is attached (netfilter link for v4 and v6, or fentry/kprobe on
+  // nf_hook_slow): every raw/ping socket's entry is written before its packet can be queued.
+  bool netfilter_hook() const { return local_out_hook_ != LocalOutHook::kNone; }
+  LocalOutHook local_out_hook() const { return local_out_hook_; }
+  // "on" (netfilter link), "fentry", "kprobe", "off" (not asked for) or "unavailable" (every way
+  // refused by the kernel; Open logged why).
   const std::string& netfilter_status() const { return netfilter_status_; }
+  // Why each way tried before the one in use (or all of them) was refused: "netfilter link: …; …".
+  const std::string& netfilter_refused() const { return netfilter_refused_; }
+  // True when tp_btf/sock_send_length is attached.
+  bool send_length_hook() const { return send_length_hook_; }
 
  private:
   FlowOwnerMap() = default;
-  // Opens and loads the skeleton; the netfilter program only when `with_netfilter`.
-  Status Load(bool with_netfilter);
+  // Opens and loads the skeleton with the program of `hook` (none for kNone).
+  Status Load(LocalOutHook hook);
+  // Load(hook) and attaches that hook; on error the caller Unload()s.
+  Status LoadWithHook(LocalOutHook hook, int32_t priority);
+  // Detaches the LOCAL_OUT hook and destroys the skeleton (before any cgroup attachment).
+  void Unload();
   Status Attach(int cgroup_fd);
   // Attaches the netfilter program for IPv4 and IPv6; on error neither stays attached.
   Status AttachNetfilter(int32_t priority);
@@ -131,7 +154,11 @@ class FlowOwnerMap {
   flow_owner_bpf* skel_ = nullptr;
   bpf_link* links_[8] = {};  // 7 cgroup programs + tp_btf/sock_send_length
   UniqueFd nf_links_[2];     // netfilter link fds (IPv4, IPv6); closing one detaches it
+  bpf_link* hook_link_ = nullptr;  // fentry or kprobe on nf_hook_slow
+  LocalOutHook local_out_hook_ = LocalOutHook::kNone;
+  bool send_length_hook_ = true;
   std::string netfilter_status_;
+  std::string netfilter_refused_;
   uint64_t netns_cookie_ = 0;
   std::string cgroup_path_;
 };

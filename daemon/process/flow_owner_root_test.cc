@@ -310,14 +310,67 @@ TEST_F(FlowOwnerRootTest, KernelIcmpErrorsAreNotRecorded) {
 TEST_F(FlowOwnerRootTest, ARefusedNetfilterHookLeavesTheRestWorking) {
   // NF_IP_PRI_FIRST is refused by the kernel (EINVAL): as on a kernel without netfilter programs,
   // Open succeeds without the hook and the cgroup programs still record.
-  auto refused = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = true, .netfilter_priority = INT32_MIN});
+  auto refused = FlowOwnerMap::Open(FlowOwnerMapOptions{
+      .netfilter_hook = true, .local_out_hooks = {LocalOutHook::kNetfilterLink}, .netfilter_priority = INT32_MIN});
   ASSERT_TRUE(refused.ok()) << refused.error().message;
   EXPECT_FALSE((*refused)->netfilter_hook());
   EXPECT_EQ((*refused)->netfilter_status(), "unavailable");
+  EXPECT_NE((*refused)->netfilter_refused().find("netfilter link: bpf(BPF_LINK_CREATE)"), std::string::npos)
+      << (*refused)->netfilter_refused();
   UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   sockaddr_in dst = Loopback4(14);
   ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
   EXPECT_TRUE((*refused)->Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 14)).has_value());
+}
+
+TEST_F(FlowOwnerRootTest, WhenTheNetfilterLinkIsRefusedFentryThenKprobeAreTried) {
+  // The optional extras: on a kernel that takes fentry or kprobes on nf_hook_slow, raw packets are
+  // still recorded before the queue; where neither is allowed (this test machine: fentry EPERM, no
+  // kprobe PMU) each refusal is named and nothing else depends on them.
+  auto map = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = true, .netfilter_priority = INT32_MIN});
+  ASSERT_TRUE(map.ok()) << map.error().message;
+  const std::string& refused = (*map)->netfilter_refused();
+  EXPECT_EQ(refused.rfind("netfilter link: ", 0), 0u) << refused;
+  const std::string status = (*map)->netfilter_status();
+  if (status == "fentry" || status == "kprobe") {
+    EXPECT_EQ((*map)->netfilter_hook(), true);
+    EXPECT_EQ((*map)->local_out_hook(), status == "fentry" ? LocalOutHook::kFentry : LocalOutHook::kKprobe);
+    SendRawEcho(AF_INET, 0x5a04);
+    auto hit = (*map)->Lookup(EchoFlow(AF_INET, 0x5a04));
+    ASSERT_TRUE(hit.has_value()) << status;
+    ExpectMine(hit->owner);
+  } else {
+    EXPECT_EQ(status, "unavailable");
+    EXPECT_FALSE((*map)->netfilter_hook());
+    EXPECT_NE(refused.find("; fentry/nf_hook_slow: bpf flow_owner "), std::string::npos) << refused;
+    EXPECT_NE(refused.find("; kprobe/nf_hook_slow: bpf flow_owner "), std::string::npos) << refused;
+  }
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in dst = Loopback4(15);
+  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
+  EXPECT_TRUE((*map)->Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 15)).has_value());
+}
+
+TEST_F(FlowOwnerRootTest, WithoutTheSendLengthTracepointAConnectedSocketIsFoundByItsCookie) {
+  // As on a kernel before sock_send_length: a connected UDP send writes no flow entry, the socket's
+  // cookie (stamped at connect) still names its owner.
+  auto plain = FlowOwnerMap::Open(FlowOwnerMapOptions{.netfilter_hook = false, .send_length_hook = false});
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE((*plain)->send_length_hook());
+  EXPECT_TRUE(map_->send_length_hook());
+  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in dst = Loopback4(16);
+  ASSERT_EQ(connect(sock.get(), reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 0);
+  ASSERT_EQ(send(sock.get(), "x", 1, 0), 1);
+  const Flow flow = LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 16);
+  EXPECT_FALSE((*plain)->Lookup(flow).has_value());
+  EXPECT_TRUE(map_->Lookup(flow).has_value()) << "the default instance records it after the send";
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  ASSERT_EQ(getsockopt(sock.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  auto stamped = (*plain)->LookupCookie(cookie);
+  ASSERT_TRUE(stamped.has_value());
+  ExpectMine(*stamped);
 }
 
 TEST_F(FlowOwnerRootTest, WithoutTheNetfilterHookRawPacketsAreNotRecorded) {
