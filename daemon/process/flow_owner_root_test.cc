@@ -149,6 +149,13 @@ class FlowOwnerRootTest : public ::testing::Test {
     EXPECT_NE(owner.start_ns, 0u);
     EXPECT_NE(owner.cgroup_id, 0u);
   }
+  // An unconnected UDP datagram to loopback `port` is in `map` (the cgroup programs work).
+  void ExpectUdpSendtoRecorded(const FlowOwnerMap& map, uint16_t port) {
+    UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in dst = Loopback4(port);
+    ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
+    EXPECT_TRUE(map.Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), port)).has_value()) << port;
+  }
   // Raw-socket checks need the netfilter hook; a kernel that refuses it is not this test's subject.
   bool SkipWithoutNetfilterHook() {
     if (map_->netfilter_status() == "unavailable") return true;
@@ -317,10 +324,7 @@ TEST_F(FlowOwnerRootTest, ARefusedNetfilterHookLeavesTheRestWorking) {
   EXPECT_EQ((*refused)->netfilter_status(), "unavailable");
   EXPECT_NE((*refused)->netfilter_refused().find("netfilter link: bpf(BPF_LINK_CREATE)"), std::string::npos)
       << (*refused)->netfilter_refused();
-  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in dst = Loopback4(14);
-  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
-  EXPECT_TRUE((*refused)->Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 14)).has_value());
+  ExpectUdpSendtoRecorded(**refused, 14);
 }
 
 TEST_F(FlowOwnerRootTest, WhenTheNetfilterLinkIsRefusedFentryThenKprobeAreTried) {
@@ -345,10 +349,7 @@ TEST_F(FlowOwnerRootTest, WhenTheNetfilterLinkIsRefusedFentryThenKprobeAreTried)
     EXPECT_NE(refused.find("; fentry/nf_hook_slow: bpf flow_owner "), std::string::npos) << refused;
     EXPECT_NE(refused.find("; kprobe/nf_hook_slow: bpf flow_owner "), std::string::npos) << refused;
   }
-  UniqueFd sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  sockaddr_in dst = Loopback4(15);
-  ASSERT_EQ(sendto(sock.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)), 1);
-  EXPECT_TRUE((*map)->Lookup(LoopbackFlow(Protocol::kUdp, LocalPort(sock.get()), 15)).has_value());
+  ExpectUdpSendtoRecorded(**map, 15);
 }
 
 TEST_F(FlowOwnerRootTest, WithoutTheSendLengthTracepointAConnectedSocketIsFoundByItsCookie) {
