@@ -9,6 +9,10 @@
 #   (a) no queue      — no firewall rules at all
 #   (b) floor         — picketd's own firewall rules (copied from a running picketd with
 #                       iptables-save / nft list), with nfq_floor accepting every queued packet unseen
+#   (b') floor+programs — (b) while a second picketd in the client namespace (queue N+2, its own
+#                       firewall rules replaced by the floor's copy, firewall watch off) has its
+#                       flow-ownership BPF programs attached: the cost they add to the client's
+#                       connect(), without picketd's verdict path
 #   (c) picketd       — picketd itself, default action deny, one allow rule matching connect_bench,
 #                       no event log (--no-history)
 #   (d) picketd+history — the same with the SQLite event log on (a fresh file under the temp dir):
@@ -71,11 +75,13 @@ TMP=$(mktemp -d /tmp/picket-bench-XXXXXX)
 CLK_TCK=$(getconf CLK_TCK)
 SERVER_PID=""
 DAEMON_PID=""
+PROGRAMS_PID=""
 
 stop_pid() { bench_stop_pid "$@"; }
 
 teardown_pair() {
   stop_pid "$DAEMON_PID"; DAEMON_PID=""
+  stop_pid "$PROGRAMS_PID"; PROGRAMS_PID=""
   stop_pid "$SERVER_PID"; SERVER_PID=""
   ip netns delete "$NS_C" 2>/dev/null || true
   ip netns delete "$NS_S" 2>/dev/null || true
@@ -172,22 +178,43 @@ copy_picketd_rules() {
     ip netns exec "$NS_C" ip6tables-save >"$TMP/ruleset.v6"
   fi
   stop_pid "$DAEMON_PID"; DAEMON_PID=""
-  if [[ "$backend" == "nft" ]]; then
+  FLOOR_RULES_BACKEND=$backend
+  restore_floor_rules
+}
+
+# Replaces the client namespace's ruleset with the copy saved by copy_picketd_rules.
+restore_floor_rules() {
+  if [[ "$FLOOR_RULES_BACKEND" == "nft" ]]; then
+    ip netns exec "$NS_C" nft flush ruleset
     ip netns exec "$NS_C" nft -f "$TMP/ruleset.nft"
   else
     ip netns exec "$NS_C" iptables-restore <"$TMP/ruleset.v4"
     ip netns exec "$NS_C" ip6tables-restore <"$TMP/ruleset.v6"
   fi
-  FLOOR_RULES_BACKEND=$backend
 }
 
-run_floor() {
+# Attaches picketd's flow-ownership programs without its verdict path: a picketd on queue N+2
+# (DNS N+3) with the firewall watch off, whose rules are then replaced by the floor's copy, so
+# every packet still goes to queue N. Its programs (cgroup2 root, netfilter LOCAL_OUT in the
+# client namespace) see every connection; picketd itself sees none.
+attach_programs_only() {
+  echo '{"firewall_watch": false}' >"$TMP/programs-only.json"
+  nsenter --net="/run/netns/$NS_C" "$PICKETD" --config "$TMP/programs-only.json" --rules-dir "$TMP/empty-rules" \
+    --queue-num $((QUEUE_NUM + 2)) --no-history --log-level info >/dev/null 2>"$TMP/programs-only.log" &
+  PROGRAMS_PID=$!
+  wait_for_line "$TMP/programs-only.log" "ready:" 15 "$PROGRAMS_PID"
+  grep -q "attribution: bpf-flow" "$TMP/programs-only.log" || die "floor+programs: picketd attached no programs (see its log)"
+  restore_floor_rules
+}
+
+run_floor() {  # run_floor ROUND SETUP
   setup_pair
   copy_picketd_rules
+  [[ "$2" == "floor+programs" ]] && attach_programs_only
   ip netns exec "$NS_C" "$NFQ_FLOOR" --queue-num "$QUEUE_NUM" >"$TMP/floor.out" 2>"$TMP/floor.err" &
   DAEMON_PID=$!
   wait_for_line "$TMP/floor.out" ready 5 "$DAEMON_PID"
-  measure floor "$1"
+  measure "$2" "$1"
   teardown_pair
 }
 
@@ -219,7 +246,8 @@ echo "e2e_connect: N=$COUNT warmup=$WARMUP rounds=$ROUNDS queue=$QUEUE_NUM build
 : >"$TMP/methods"
 for round in $(seq "$ROUNDS"); do
   echo "e2e_connect: round $round: no queue" >&2; run_no_queue "$round"
-  echo "e2e_connect: round $round: floor" >&2; run_floor "$round"
+  echo "e2e_connect: round $round: floor" >&2; run_floor "$round" floor
+  echo "e2e_connect: round $round: floor+programs" >&2; run_floor "$round" floor+programs
   echo "e2e_connect: round $round: picketd" >&2; run_picketd "$round" picketd --no-history
   echo "e2e_connect: round $round: picketd+history" >&2
   run_picketd "$round" picketd-history --history-path "$TMP/history-$round.db"
@@ -233,7 +261,7 @@ median() {
 }
 
 declare -A M
-for setup in no-queue floor picketd picketd-history; do
+for setup in no-queue floor floor+programs picketd picketd-history; do
   for col in 3:p50 4:p99 5:mean 6:cps 7:cpu 8:rss; do
     M[$setup.${col#*:}]=$(median "$setup" "${col%%:*}")
   done
@@ -257,6 +285,10 @@ H_P50=$(ratio "${M[picketd-history.p50]}" "${M[picketd.p50]}")
 H_P99=$(ratio "${M[picketd-history.p99]}" "${M[picketd.p99]}")
 H_CPS=$(ratio "${M[picketd-history.cps]}" "${M[picketd.cps]}")
 H_CPU=$(ratio "${M[picketd-history.cpu]}" "${M[picketd.cpu]}")
+B_P50=$(ratio "${M[floor+programs.p50]}" "${M[floor.p50]}")
+B_CPS=$(ratio "${M[floor+programs.cps]}" "${M[floor.cps]}")
+C_P50=$(ratio "${M[picketd.p50]}" "${M[floor+programs.p50]}")
+C_CPS=$(ratio "${M[picketd.cps]}" "${M[floor+programs.cps]}")
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 
 {
@@ -268,6 +300,7 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo "|---|---:|---:|---:|---:|---:|---:|"
   echo "| (a) no queue | ${M[no-queue.p50]} | ${M[no-queue.p99]} | ${M[no-queue.mean]} | ${M[no-queue.cps]} | - | - |"
   echo "| (b) NFQUEUE + floor | ${M[floor.p50]} | ${M[floor.p99]} | ${M[floor.mean]} | ${M[floor.cps]} | ${M[floor.cpu]} | $(rss_mb "${M[floor.rss]}") |"
+  echo "| (b') (b) + picketd's flow-ownership programs attached | ${M[floor+programs.p50]} | ${M[floor+programs.p99]} | ${M[floor+programs.mean]} | ${M[floor+programs.cps]} | ${M[floor+programs.cpu]} | $(rss_mb "${M[floor+programs.rss]}") |"
   echo "| (c) NFQUEUE + picketd, allow rule hit | ${M[picketd.p50]} | ${M[picketd.p99]} | ${M[picketd.mean]} | ${M[picketd.cps]} | ${M[picketd.cpu]} | $(rss_mb "${M[picketd.rss]}") |"
   echo "| (d) (c) + event log | ${M[picketd-history.p50]} | ${M[picketd-history.p99]} | ${M[picketd-history.mean]} | ${M[picketd-history.cps]} | ${M[picketd-history.cpu]} | $(rss_mb "${M[picketd-history.rss]}") |"
   echo
@@ -278,6 +311,9 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
   echo "| new connections/s | ${R_CPS}× | ≥ 0.90× | $(verdict "$R_CPS" ">=" 0.90) |"
   echo "| daemon CPU per connection | ${R_CPU}× | ≤ 2× | $(verdict "$R_CPU" "<=" 2.0) |"
   echo
+  echo
+  echo "Flow-ownership programs alone (b' / b): p50 ${B_P50}×, conns/s ${B_CPS}×;" \
+       "picketd vs floor with the programs (c / b'): p50 ${C_P50}×, conns/s ${C_CPS}×."
   echo
   echo "Event log on vs off (d / c): p50 ${H_P50}×, p99 ${H_P99}×, conns/s ${H_CPS}×, daemon CPU ${H_CPU}×."
   echo

@@ -120,11 +120,25 @@ static __always_inline int put_flow(struct pk_flow_key* key) {
   return 1;
 }
 
-/* `written_stat`: PK_FLOW_STAT_COOKIE_WRITTEN (connect) or PK_FLOW_STAT_COOKIE_CREATED. */
+static __always_inline int same_owner(const struct pk_flow_owner* a, const struct pk_flow_owner* b) {
+  return a->tgid == b->tgid && a->tid == b->tid && a->uid == b->uid && a->start_ns == b->start_ns &&
+         a->cgroup_id == b->cgroup_id;
+}
+
+/* `written_stat`: PK_FLOW_STAT_COOKIE_WRITTEN (connect) or PK_FLOW_STAT_COOKIE_CREATED. An entry
+ * that already holds exactly this owner (at connect: usually stamped at creation by the same
+ * thread) counts as written without being rewritten: an LRU update of an existing key takes a new
+ * node and frees the old one. */
 static __always_inline void put_cookie(__u64 cookie, __u32 written_stat) {
   struct pk_flow_owner owner = {};
   fill_owner(&owner);
-  if (bpf_map_lookup_elem(&cookies, &cookie) == 0) count(PK_FLOW_STAT_COOKIE_INSERTED);
+  const struct pk_flow_owner* held = bpf_map_lookup_elem(&cookies, &cookie);
+  if (held == 0) {
+    count(PK_FLOW_STAT_COOKIE_INSERTED);
+  } else if (same_owner(held, &owner)) {
+    count(written_stat);
+    return;
+  }
   if (bpf_map_update_elem(&cookies, &cookie, &owner, BPF_ANY) != 0) {
     count(PK_FLOW_STAT_UPDATE_FAILED);
     return;
