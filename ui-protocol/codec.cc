@@ -208,7 +208,7 @@ Message DecodeNested(Reader& outer, const char* key, Decode decode) {
   return m;
 }
 
-DecisionEvent ReadEvent(Reader& r, QJsonObject&) {
+DecisionEvent ReadEvent(Reader& r, QJsonObject& e) {
   DecisionEvent m;
   m.time = r.String("time");
   m.action = r.Enum<AnswerAction>("action", kActions);
@@ -227,6 +227,12 @@ DecisionEvent ReadEvent(Reader& r, QJsonObject&) {
       if (!a.isString()) r.Fail("args", "items must be strings");
       m.args.push_back(S(a.toString()));
     }
+  }
+  if (r.Has("via")) m.via = r.String("via");
+  if (r.Has("inferred")) {
+    const QJsonValue inferred = e.value(QLatin1String("inferred"));
+    if (!inferred.isBool()) r.Fail("inferred", "expected true or false");
+    m.inferred = inferred.toBool();
   }
   return m;
 }
@@ -330,6 +336,8 @@ struct Encoder {
       for (const std::string& a : m.args) args.append(Q(a));
       e["args"] = args;
     }
+    if (m.via) e["via"] = Q(*m.via);
+    if (m.inferred) e["inferred"] = true;
     return {{"type", "event"}, {"event", e}};
   }
   QJsonObject operator()(const PromptEvent& m) const {

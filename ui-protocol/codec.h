@@ -112,6 +112,8 @@ struct DecisionEvent {
   std::optional<int64_t> uid;
   std::optional<std::string> path;
   std::vector<std::string> args;
+  std::optional<std::string> via;  // attribution method, e.g. "bpf-flow", "sock_diag+procfs"
+  bool inferred = false;           // the process is the socket's holder found in /proc, not a kernel record
 };
 struct PromptEvent {
   uint64_t id = 0;

@@ -182,7 +182,12 @@ TEST(CodecTest, DecisionEventRoundTrips) {
   ev.pid = 77;
   ev.path = "/usr/bin/curl";
   ev.args = {"curl", "https://x"};
+  EXPECT_EQ(Encode(ev).find("inferred"), std::string::npos) << Encode(ev);
+  ev.via = "sock_diag+procfs";
+  ev.inferred = true;
   auto back = std::get<DecisionEvent>(MustDecode(Encode(ev)));
+  EXPECT_EQ(back.via, std::optional<std::string>("sock_diag+procfs"));
+  EXPECT_TRUE(back.inferred);
   EXPECT_EQ(back.dst_port, 443);
   EXPECT_EQ(back.pid, 77);
   EXPECT_EQ(back.uid, std::nullopt);

@@ -241,6 +241,7 @@ class AttributionTest : public ::testing::Test {
     ASSERT_EQ(a.kind, AttributionKind::kProcess) << a.detail;
     ASSERT_TRUE(a.process.has_value());
     EXPECT_STREQ(a.method, "sock_diag+procfs");
+    EXPECT_EQ(a.evidence, AttributionEvidence::kInferred) << "the holder in /proc is not a record of the sender";
     EXPECT_EQ(a.uid, std::optional<uint32_t>(0));
     const ProcessInfo& p = *a.process;
     EXPECT_EQ(p.pid, child.pid());

@@ -82,6 +82,7 @@ void ProcfsAttributor::AttributeSocket(const SocketEntry& socket, Attribution& o
   }
   ++(found.from_mru ? counters_.found_mru : counters_.found_scan);
   out.kind = AttributionKind::kProcess;
+  out.evidence = AttributionEvidence::kInferred;  // the socket's holder now, not a record of the sender
   out.process = std::move(*info);
   out.detail.clear();
 }

@@ -78,8 +78,14 @@ enum class AttributionKind : uint8_t {
   kUnknown,  // user socket, owner not found
 };
 
+// How the process was known: recorded by the kernel when the flow was sent (exact), or inferred
+// afterwards from who holds the socket now (/proc fd scan: the holder may not be the sender, e.g. a
+// socket passed on or inherited).
+enum class AttributionEvidence : uint8_t { kRecorded, kInferred };
+
 struct Attribution {
   AttributionKind kind = AttributionKind::kUnknown;
+  AttributionEvidence evidence = AttributionEvidence::kRecorded;  // meaningful when kind == kProcess
   std::optional<ProcessInfo> process;  // set iff kind == kProcess
   std::optional<uint32_t> uid;         // socket owner uid when known (from the queue or sock_diag)
   const char* method = "";             // how it was found, e.g. "sock_diag+procfs"; static string

@@ -25,7 +25,9 @@ ui::DecisionEvent MakeDecisionEvent(const Decision& decision, const Flow& flow, 
     event.uid = process.uid;
     event.path = process.exe_path;
     event.args = process.argv;
+    event.inferred = attribution.evidence == AttributionEvidence::kInferred;
   }
+  if (attribution.method != nullptr && attribution.method[0] != '\0') event.via = attribution.method;
   return event;
 }
 

@@ -69,6 +69,9 @@ std::string DecisionLine(const Decision& decision, const Flow& flow, const Attri
   line += " cmd=\"" + (p != nullptr ? EscapeForLog(p->Command()) : std::string()) + "\"";
   line += " via=";
   line += attribution.method;
+  if (attribution.kind == AttributionKind::kProcess && attribution.evidence == AttributionEvidence::kInferred) {
+    line += " inferred=yes";
+  }
   if (attribution.kind == AttributionKind::kUnknown && !attribution.detail.empty()) {
     line += " why=\"" + EscapeForLog(attribution.detail) + "\"";
   }

@@ -77,6 +77,15 @@ TEST_F(DeciderTest, LineHasEveryFieldAndEscapesArgv) {
             "exe=/opt/b/client cmd=\"client tcp say \\\"hi\\\"\\x0a\" via=sock_diag+procfs");
 }
 
+TEST_F(DeciderTest, LineMarksAProcessFoundInProcAsInferred) {
+  Decision d = Decider(Action::kAllow).Decide(*rules_, Connection{flow_, attribution_});
+  attribution_.evidence = AttributionEvidence::kInferred;
+  const std::string line = DecisionLine(d, flow_, attribution_);
+  EXPECT_TRUE(line.ends_with(" via=sock_diag+procfs inferred=yes")) << line;
+  attribution_.evidence = AttributionEvidence::kRecorded;
+  EXPECT_EQ(DecisionLine(d, flow_, attribution_).find("inferred"), std::string::npos);
+}
+
 TEST_F(DeciderTest, LineForKernelUnknownAndV6) {
   flow_.src = *IpAddress::Parse("2001:2::1");
   flow_.dst = *IpAddress::Parse("2001:2::2");
