@@ -19,19 +19,10 @@ constexpr const char* kHelp =
     "object of ui-protocol/PROTOCOL.md as one JSON object per line.\n";
 
 int RunAlerts(const std::vector<std::string>& args) {
-  const SocketOptions options = ParseSocketOptions(args);
-  if (options.help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  const std::optional<long long> count = ParseStreamCount("alerts", options.rest, kHelp);
-  if (!count) return 2;
-  auto client = ConnectOrReport("alerts", options.socket);
-  if (!client) return 1;
-  return StreamTopic("alerts", *client, ui::Topic::kAlerts, *count, [&options](const ui::Message& message) {
+  return RunStreamCommand("alerts", args, kHelp, ui::Topic::kAlerts, [](const ui::Message& message, bool json) {
     const auto* alert = std::get_if<ui::Alert>(&message);
     if (alert == nullptr) return false;
-    if (options.json) {
+    if (json) {
       PrintJsonLine(QJsonObject{{"time", QString::fromStdString(alert->time)},
                                 {"severity", QString::fromUtf8(ui::SeverityName(alert->severity).data())},
                                 {"message", QString::fromStdString(alert->message)}});

@@ -31,17 +31,7 @@ void PrintText(const ui::DecisionEvent& e) {
 }
 
 int RunEvents(const std::vector<std::string>& args) {
-  const SocketOptions options = ParseSocketOptions(args);
-  if (options.help) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
-  const std::optional<long long> count = ParseStreamCount("events", options.rest, kHelp);
-  if (!count) return 2;
-  auto client = ConnectOrReport("events", options.socket);
-  if (!client) return 1;
-  const bool json = options.json;
-  return StreamTopic("events", *client, ui::Topic::kEvents, *count, [json](const ui::Message& message) {
+  return RunStreamCommand("events", args, kHelp, ui::Topic::kEvents, [](const ui::Message& message, bool json) {
     const auto* event = std::get_if<ui::DecisionEvent>(&message);
     if (event == nullptr) return false;
     if (json) {

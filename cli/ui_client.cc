@@ -199,6 +199,21 @@ std::optional<UiClient> ConnectOrReport(const std::string& command, const std::s
   return std::move(*client);
 }
 
+int RunStreamCommand(const std::string& command, const std::vector<std::string>& args, const char* help,
+                     ui::Topic topic, const std::function<bool(const ui::Message&, bool json)>& print) {
+  const SocketOptions options = ParseSocketOptions(args);
+  if (options.help) {
+    std::fputs(help, stdout);
+    return 0;
+  }
+  const std::optional<long long> count = ParseStreamCount(command, options.rest, help);
+  if (!count) return 2;
+  auto client = ConnectOrReport(command, options.socket);
+  if (!client) return 1;
+  const bool json = options.json;
+  return StreamTopic(command, *client, topic, *count, [&print, json](const ui::Message& m) { return print(m, json); });
+}
+
 int StreamTopic(const std::string& command, UiClient& client, ui::Topic topic, long long count,
                 const std::function<bool(const ui::Message&)>& print) {
   if (auto subscribed = CallForData(client, ui::Subscribe{1, {topic}}, std::chrono::milliseconds(5000)); !subscribed.ok()) {

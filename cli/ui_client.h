@@ -84,6 +84,11 @@ std::optional<UiClient> ConnectOrReport(const std::string& command, const std::s
 int StreamTopic(const std::string& command, UiClient& client, ui::Topic topic, long long count,
                 const std::function<bool(const ui::Message&)>& print);
 
+// A streaming command's whole run: SocketOptions + --count (with `help`), connect, then
+// StreamTopic; `print` gets each message and whether --json was given. Returns the exit code.
+int RunStreamCommand(const std::string& command, const std::vector<std::string>& args, const char* help,
+                     ui::Topic topic, const std::function<bool(const ui::Message&, bool json)>& print);
+
 // Prints a JSON object as one compact line.
 void PrintJsonLine(const QJsonObject& object);
 
